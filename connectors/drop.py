@@ -1,0 +1,306 @@
+"""The source-drop contract (files mode): what a drop directory must hold, and its inventory.
+
+A drop is one directory per export (architecture.md, "Source drop layout")::
+
+    DIR/manifest.json             {"exported_at": "2026-06-30T23:59:59Z", ...}
+    DIR/<system>/<object>.jsonl   one JSON object per line, in the vendor's wire format
+
+This module checks the shape of a drop before anything is loaded: the manifest and its
+``exported_at``, and that every required file exists and is not empty. It counts lines
+without parsing JSON; record-level validation (and quarantine) happens at load time.
+
+Example:
+    >>> from connectors.drop import inspect_drop
+    >>> inventory = inspect_drop("data/sandbox")  # doctest: +SKIP
+    >>> inventory.counts["stripe/invoices.jsonl"]  # doctest: +SKIP
+    1234
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.errors import SourceDropError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "OPTIONAL_FILES",
+    "REQUIRED_FILES",
+    "SYSTEMS",
+    "DropFile",
+    "DropInventory",
+    "Manifest",
+    "count_lines",
+    "inspect_drop",
+    "read_manifest",
+]
+
+MANIFEST_NAME = "manifest.json"
+
+SYSTEMS: tuple[str, ...] = ("salesforce", "stripe", "netsuite")
+
+# A required file that is missing or empty stops the run: an export that produced
+# nothing is a failed export.
+REQUIRED_FILES: Mapping[str, tuple[str, ...]] = {
+    "salesforce": ("Account.jsonl", "Opportunity.jsonl"),
+    "stripe": (
+        "customers.jsonl",
+        "products.jsonl",
+        "prices.jsonl",
+        "subscriptions.jsonl",
+        "invoices.jsonl",
+    ),
+    "netsuite": (
+        "subsidiary.jsonl",
+        "currency.jsonl",
+        "accountingperiod.jsonl",
+        "customer.jsonl",
+        "transaction.jsonl",
+    ),
+}
+
+# A missing optional file means "no records of that object".
+OPTIONAL_FILES: Mapping[str, tuple[str, ...]] = {
+    "salesforce": ("OpportunityLineItem.jsonl", "Product2.jsonl", "Contract.jsonl"),
+    "stripe": (
+        "invoice_payments.jsonl",
+        "credit_notes.jsonl",
+        "charges.jsonl",
+        "refunds.jsonl",
+        "billing_meters.jsonl",
+        "meter_events.jsonl",
+    ),
+    "netsuite": (
+        "currencyrate.jsonl",
+        "account.jsonl",
+        "transactionline.jsonl",
+        "transactionaccountingline.jsonl",
+        "previoustransactionlinelink.jsonl",
+    ),
+}
+
+_CHUNK_BYTES = 1 << 20
+_REEXPORT_HINT = (
+    "re-export it from the source system "
+    "(or regenerate the sandbox drop with `revops sandbox generate --out DIR`)"
+)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A drop's ``manifest.json``.
+
+    Attributes:
+        path: Where the manifest was read from.
+        exported_at: The as-of instant of the export, timezone-aware, in UTC.
+        data: The whole manifest object, as written by the exporter.
+    """
+
+    path: Path
+    exported_at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DropFile:
+    """One expected file of a drop and what was found for it.
+
+    Attributes:
+        system: ``salesforce``, ``stripe`` or ``netsuite``.
+        name: The file name, e.g. ``invoices.jsonl``.
+        path: The absolute path where the file is (or would be).
+        required: Whether the contract requires the file.
+        present: Whether the file exists.
+        records: Number of lines (one record per line); 0 when absent.
+    """
+
+    system: str
+    name: str
+    path: Path
+    required: bool
+    present: bool
+    records: int
+
+    @property
+    def key(self) -> str:
+        """The path relative to the drop, e.g. ``stripe/invoices.jsonl``."""
+        return f"{self.system}/{self.name}"
+
+
+@dataclass(frozen=True)
+class DropInventory:
+    """What a valid drop holds: its manifest and a line count per expected file.
+
+    Attributes:
+        root: The drop directory (absolute).
+        manifest: The parsed manifest.
+        files: Every required and optional file, in contract order.
+    """
+
+    root: Path
+    manifest: Manifest
+    files: tuple[DropFile, ...] = field(default_factory=tuple)
+
+    @property
+    def exported_at(self) -> datetime:
+        """The drop's as-of instant (UTC)."""
+        return self.manifest.exported_at
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Record count per file, keyed ``<system>/<file>``; absent optional files count 0."""
+        return {f.key: f.records for f in self.files}
+
+    @property
+    def absent(self) -> list[str]:
+        """Keys of the optional files the drop does not contain."""
+        return [f.key for f in self.files if not f.present]
+
+    def records_by_system(self) -> dict[str, int]:
+        """Total records per source system."""
+        totals = dict.fromkeys(SYSTEMS, 0)
+        for f in self.files:
+            totals[f.system] += f.records
+        return totals
+
+    def to_markdown(self) -> str:
+        """A Markdown table of the inventory, one row per expected file."""
+        rows = ["| file | required | records |", "|---|---|---:|"]
+        for f in self.files:
+            records = f"{f.records:,}" if f.present else "absent (0)"
+            rows.append(f"| `{f.key}` | {'yes' if f.required else 'no'} | {records} |")
+        return "\n".join(rows)
+
+
+def count_lines(path: Path | str) -> int:
+    """Count the lines of a file without decoding it; a last line without newline counts.
+
+    Args:
+        path: The file to count.
+
+    Returns:
+        The number of lines (0 for an empty file).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
+        >>> _ = p.write_bytes(b'{"id": 1}\\n{"id": 2}')
+        >>> count_lines(p)
+        2
+    """
+    lines = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK_BYTES):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines if last == b"\n" else lines + 1
+
+
+def _parse_instant(value: object, path: Path) -> datetime:
+    """Parse ``exported_at``: an ISO-8601 instant with a UTC designator or offset."""
+    problem = (
+        f"{path}: exported_at must be an ISO-8601 UTC instant such as "
+        f'"2026-06-30T23:59:59Z", got {value!r}; fix the manifest or re-export the drop'
+    )
+    if not isinstance(value, str):
+        raise SourceDropError(path, problem)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise SourceDropError(path, problem) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise SourceDropError(path, problem)
+    return parsed.astimezone(UTC)
+
+
+def read_manifest(drop_dir: Path | str) -> Manifest:
+    """Read and validate ``DIR/manifest.json``.
+
+    Args:
+        drop_dir: The drop directory.
+
+    Returns:
+        The manifest, with ``exported_at`` as an aware UTC datetime.
+
+    Raises:
+        SourceDropError: The manifest is missing, not valid JSON, not an object, or has no
+            valid ``exported_at``. The message names the file and says what to do.
+    """
+    path = Path(drop_dir).resolve() / MANIFEST_NAME
+    if not path.is_file():
+        raise SourceDropError(
+            path,
+            f"{path} is missing: every source drop needs a manifest.json with exported_at; "
+            f"{_REEXPORT_HINT}",
+        )
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SourceDropError(
+            path, f"{path} is not valid JSON ({exc}); fix the manifest or re-export the drop"
+        ) from None
+    if not isinstance(data, dict):
+        raise SourceDropError(
+            path, f"{path} must hold a JSON object with exported_at; fix it or re-export the drop"
+        )
+    if "exported_at" not in data:
+        raise SourceDropError(
+            path,
+            f"{path} has no exported_at (the as-of instant of the export, e.g. "
+            f'"2026-06-30T23:59:59Z"); add it to the manifest or re-export the drop',
+        )
+    return Manifest(path=path, exported_at=_parse_instant(data["exported_at"], path), data=data)
+
+
+def _inspect_file(root: Path, system: str, name: str, *, required: bool) -> DropFile:
+    path = root / system / name
+    if not path.is_file():
+        if required:
+            raise SourceDropError(
+                path, f"required file {path} is missing from the source drop; {_REEXPORT_HINT}"
+            )
+        return DropFile(system, name, path, required=False, present=False, records=0)
+    records = count_lines(path)
+    if required and records == 0:
+        raise SourceDropError(
+            path,
+            f"required file {path} is empty (an export that produced nothing is a failed "
+            f"export); {_REEXPORT_HINT}",
+        )
+    return DropFile(system, name, path, required=required, present=True, records=records)
+
+
+def inspect_drop(drop_dir: Path | str) -> DropInventory:
+    """Check a drop directory against the contract and count the records of every file.
+
+    Args:
+        drop_dir: The drop directory.
+
+    Returns:
+        The inventory: manifest and per-file line counts (absent optional files count 0).
+
+    Raises:
+        SourceDropError: The directory does not exist, the manifest is invalid, or a
+            required file is missing or empty. The message names the path and what to do.
+    """
+    root = Path(drop_dir).resolve()
+    if not root.is_dir():
+        raise SourceDropError(
+            root,
+            f"source drop directory {root} does not exist; generate one with "
+            f"`revops sandbox generate --out {root}` or point --source-dir at an export",
+        )
+    manifest = read_manifest(root)
+    files = [
+        _inspect_file(root, system, name, required=required)
+        for system in SYSTEMS
+        for required, names in ((True, REQUIRED_FILES[system]), (False, OPTIONAL_FILES[system]))
+        for name in names
+    ]
+    return DropInventory(root=root, manifest=manifest, files=tuple(files))

@@ -1,0 +1,267 @@
+"""The ``revops`` command line (contract: architecture.md, "The CLI").
+
+Every failure ends with one sentence on the last line of stderr naming what failed and
+what to do; exit codes: 0 success, 1 failure, 2 usage or not available yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster_project.launch import RunOutcome
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_UNAVAILABLE = 2
+
+UI_URL = "http://127.0.0.1:3000"
+
+
+def _error(sentence: str) -> None:
+    """Print the one-sentence diagnosis as the last line on stderr."""
+    print(f"revops: {' '.join(sentence.split())}", file=sys.stderr, flush=True)
+
+
+# --- argument types -------------------------------------------------------------------
+
+
+def parse_as_of(value: str) -> datetime:
+    """Parse ``--as-of``: a date (that day 23:59:59 UTC) or an ISO-8601 instant with offset.
+
+    Example:
+        >>> parse_as_of("2026-06-30").isoformat()
+        '2026-06-30T23:59:59+00:00'
+        >>> parse_as_of("2026-06-30T12:00:00Z").isoformat()
+        '2026-06-30T12:00:00+00:00'
+    """
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(23, 59, 59), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a date (YYYY-MM-DD) nor an ISO-8601 instant "
+            "(e.g. 2026-06-30T23:59:59Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} has no UTC offset; add Z (UTC) or +HH:MM, or pass a date (YYYY-MM-DD)"
+        )
+    return parsed.astimezone(UTC)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+    return rate
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def _generate(out: Path, args: argparse.Namespace) -> int:
+    """Generate a sandbox drop into ``out`` and print what it holds."""
+    try:
+        from connectors.sandbox import generate
+    except ImportError as exc:
+        _error(f"the sandbox generator cannot be imported ({exc}); run `make .venv` and retry")
+        return EXIT_FAILED
+    from connectors.drop import inspect_drop
+    from connectors.errors import SourceDropError
+
+    summary = generate(
+        out,
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        as_of=args.as_of,
+        anomaly_rate=args.anomaly_rate,
+        progress=sys.stderr.isatty(),
+    )
+    try:
+        inventory = inspect_drop(out)
+    except SourceDropError as err:
+        _error(f"the generated drop breaks the drop contract: {err}")
+        return EXIT_FAILED
+    scalars = {k: v for k, v in summary.items() if isinstance(v, str | int | float | bool)}
+    print(f"sandbox drop written to {inventory.root}")
+    print(f"  exported_at  {inventory.exported_at.isoformat().replace('+00:00', 'Z')}")
+    for system, count in inventory.records_by_system().items():
+        print(f"  {system:<12} {count:>12,} records")
+    if (out / "truth").is_dir():
+        print(f"  truth        {(out / 'truth').resolve()}")
+    for key, value in scalars.items():
+        print(f"  {key:<12} {value}")
+    return EXIT_OK
+
+
+def cmd_sandbox_generate(args: argparse.Namespace) -> int:
+    """``revops sandbox generate``: write a source drop plus ``truth/``."""
+    return _generate(args.out, args)
+
+
+def _print_run(outcome: RunOutcome) -> None:
+    print(f"run {outcome.run_id}: {outcome.status}")
+    if outcome.exported_at is not None:
+        print(f"  exported_at  {outcome.exported_at.isoformat().replace('+00:00', 'Z')}")
+    for system, count in outcome.records_by_system().items():
+        print(f"  {system:<12} {count:>12,} records")
+
+
+def _launch(source_dir: Path | None, *, command: str, verbose: bool) -> RunOutcome:
+    from dagster_project.launch import revops_home, run_refresh, use_local_instance
+
+    home = revops_home()
+    dagster_home = use_local_instance(home)
+    print(f"REVOPS_HOME={home}  DAGSTER_HOME={dagster_home}")
+    tags = {"revops/command": command}
+    if source_dir is not None:
+        tags["revops/source_dir"] = str(source_dir.resolve())
+    return run_refresh(
+        source_dir=source_dir, tags=tags, log_level="INFO" if verbose else "CRITICAL"
+    )
+
+
+def _report_failure(outcome: RunOutcome) -> int:
+    if outcome.failure_detail:
+        print(outcome.failure_detail, file=sys.stderr)
+    _error(outcome.failure or f"run {outcome.run_id} failed; see it in the UI (make dev)")
+    return EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``revops run``: the whole pipeline as a Dagster run on the local instance."""
+    if args.source == "api":
+        _error("api mode arrives with the connectors issue; use --source-dir DIR for now")
+        return EXIT_UNAVAILABLE
+    outcome = _launch(args.source_dir, command="run", verbose=args.verbose)
+    _print_run(outcome)
+    if not outcome.success:
+        return _report_failure(outcome)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``revops demo``: generate the sandbox company, run ``refresh`` on it, say where to look."""
+    from dagster_project.launch import revops_home
+
+    home = revops_home()
+    out = home / "sandbox"
+    print(f"generating the sandbox company ({args.customers} customers) into {out}")
+    status = _generate(out, args)
+    if status != EXIT_OK:
+        return status
+    outcome = _launch(out, command="demo", verbose=args.verbose)
+    _print_run(outcome)
+    if not outcome.success:
+        return _report_failure(outcome)
+    warehouse = home / "warehouse.duckdb"
+    print("next:")
+    print(f"  make dev     Dagster UI at {UI_URL} (this run is in its run history)")
+    built = "" if warehouse.exists() else " (not built yet: arrives with the load step)"
+    print(f"  warehouse    {warehouse}{built}")
+    return EXIT_OK
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+    def command(_args: argparse.Namespace) -> int:
+        _error(f"{name} is not available yet: arrives with the reconciliation issue")
+        return EXIT_UNAVAILABLE
+
+    return command
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def _add_generation_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--customers", type=_positive_int, default=300, metavar="N")
+    parser.add_argument("--months", type=_positive_int, default=24, metavar="M")
+    parser.add_argument("--seed", type=int, default=42, metavar="S")
+    parser.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        default=None,
+        metavar="DATE",
+        help="YYYY-MM-DD (that day 23:59:59Z) or an ISO-8601 instant; default: generator's",
+    )
+    parser.add_argument(
+        "--anomaly-rate", type=_rate, default=0.02, metavar="R", help="share of records"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``revops``."""
+    parser = argparse.ArgumentParser(
+        prog="revops",
+        description="Batch ELT reconciler: Salesforce, Stripe and NetSuite -> DuckDB -> dbt.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="generate the sandbox company and run the pipeline")
+    _add_generation_args(demo)
+    demo.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    demo.set_defaults(func=cmd_demo)
+
+    sandbox = commands.add_parser("sandbox", help="the simulated company")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    generate = sandbox_commands.add_parser("generate", help="write a source drop plus truth/")
+    generate.add_argument("--out", type=Path, required=True, metavar="DIR")
+    _add_generation_args(generate)
+    generate.set_defaults(func=cmd_sandbox_generate)
+
+    run = commands.add_parser("run", help="run the pipeline as a Dagster run")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--source-dir", type=Path, metavar="DIR", help="a source drop")
+    source.add_argument("--source", choices=["api"], help="extract from the source APIs")
+    run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    run.set_defaults(func=cmd_run)
+
+    exceptions = commands.add_parser("exceptions", help="the exception queue")
+    exceptions.add_argument("--owner", metavar="TEAM")
+    exceptions.add_argument("--status", choices=["open", "resolved", "all"], default="open")
+    exceptions.add_argument("--check", metavar="ID")
+    exceptions.set_defaults(func=_not_yet("revops exceptions"))
+
+    report = commands.add_parser("report", help="(re)write the finance report")
+    report.set_defaults(func=_not_yet("revops report"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``revops`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        _error("interrupted; rerun the command to start again")
+        return 130
+    except Exception as exc:
+        traceback.print_exc()
+        _error(f"{args.command} failed with {type(exc).__name__}: {exc}; see the traceback above")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Launch the ``refresh`` job as a real Dagster run on the local instance.
+
+The run is recorded in ``$DAGSTER_HOME`` (``$REVOPS_HOME/dagster`` unless ``DAGSTER_HOME``
+is set), so it appears in the UI's run history (``make dev``) like a run started there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.definitions import REFRESH_JOB, refresh_job
+from dagster_project.defs.resources import DEFAULT_HOME
+
+SOURCE_DROP_STEP = "source_drop"
+
+
+def revops_home() -> Path:
+    """``$REVOPS_HOME`` (default ``./data``) as an absolute path."""
+    return Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
+
+
+def use_local_instance(home: Path) -> Path:
+    """Point ``REVOPS_HOME`` and ``DAGSTER_HOME`` at the runtime home; create the latter.
+
+    ``REVOPS_HOME`` is exported so the ``settings`` resource reads the same absolute path
+    through ``dg.EnvVar``. An explicitly set ``DAGSTER_HOME`` is kept.
+
+    Returns:
+        The Dagster home directory.
+    """
+    os.environ["REVOPS_HOME"] = str(home)
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster").resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists():
+        # Dagster's defaults (SQLite storage in DAGSTER_HOME) are what a local run wants;
+        # the file only marks the directory as an instance on purpose.
+        instance_yaml.write_text(
+            "# Dagster instance of revops local runs; empty = defaults (SQLite here).\n",
+            encoding="utf-8",
+        )
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dagster_home
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a ``refresh`` run did, read back from its event log.
+
+    Attributes:
+        run_id: The Dagster run id.
+        success: Whether the run succeeded.
+        status: The run status as recorded by the instance (``SUCCESS``, ``FAILURE``...).
+        source_counts: Records per drop file (``stripe/invoices.jsonl`` -> n), if loaded.
+        exported_at: The drop's as-of instant, if the source drop was read.
+        failure: One sentence naming what failed and what to do; ``None`` on success.
+        failure_detail: The unexpected error's full text (stack included), if any.
+    """
+
+    run_id: str
+    success: bool
+    status: str
+    source_counts: Mapping[str, int] = field(default_factory=dict)
+    exported_at: datetime | None = None
+    failure: str | None = None
+    failure_detail: str | None = None
+
+    def records_by_system(self) -> dict[str, int]:
+        """Records per source system, summed over the drop files."""
+        totals: dict[str, int] = {}
+        for key, count in self.source_counts.items():
+            system = key.split("/", 1)[0]
+            totals[system] = totals.get(system, 0) + count
+        return totals
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def failure_detail(events: Sequence[dg.DagsterEvent]) -> str | None:
+    """The full error (with its stack) of the first failed step, unless it raised ``dg.Failure``.
+
+    A ``dg.Failure`` is an expected, explained failure: its one-sentence description is the
+    whole story. Anything else is a bug or an environment problem, where the stack helps.
+    """
+    for event in events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is None and data.error is not None:
+            return data.error.to_string()
+        return None
+    return None
+
+
+def failure_sentence(events: Sequence[dg.DagsterEvent], run_id: str) -> str:
+    """One sentence naming the failed step and what to do, from a run's events.
+
+    A step that raised ``dg.Failure`` (how assets report contract errors such as a
+    ``SourceDropError``) already says what to do; any other error is named by its first
+    line and points at the run's full log in the UI.
+    """
+    ui_hint = f"see run {run_id} in the Dagster UI (make dev) for the full log"
+    for event in events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        step = event.step_key or "unknown step"
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return _one_line(f"step {step} failed: {data.user_failure_data.description}")
+        if data.error is not None:
+            first = data.error.message.strip().splitlines()[0] if data.error.message else ""
+            return _one_line(f"step {step} failed: {first or data.error.cls_name}; {ui_hint}")
+        return _one_line(f"step {step} failed; {ui_hint}")
+    for event in events:
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            return _one_line(f"run {run_id} failed before any step: {event.message}; {ui_hint}")
+    return _one_line(f"run {run_id} did not succeed; {ui_hint}")
+
+
+def _source_metadata(
+    events: Sequence[dg.DagsterEvent],
+) -> tuple[dict[str, int], datetime | None]:
+    counts: dict[str, int] = {}
+    exported_at: datetime | None = None
+    for event in events:
+        if not event.is_step_materialization or event.step_key != SOURCE_DROP_STEP:
+            continue
+        for key, value in event.step_materialization_data.materialization.metadata.items():
+            if "/" in key and isinstance(value, dg.IntMetadataValue) and value.value is not None:
+                counts[key] = value.value
+            elif key == "exported_at" and isinstance(value, dg.TimestampMetadataValue):
+                exported_at = datetime.fromtimestamp(value.value, tz=UTC)
+    return counts, exported_at
+
+
+def run_refresh(
+    *,
+    source_dir: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    log_level: str = "CRITICAL",
+) -> RunOutcome:
+    """Execute ``refresh`` on the local instance (``$DAGSTER_HOME`` must be set).
+
+    Uses ``dg.execute_job(dg.reconstructable(refresh_job), instance=...)``: the run is
+    stored with a code pointer to ``dagster_project.definitions``, like a launched run.
+
+    Args:
+        source_dir: The drop directory; ``None`` keeps the resource default
+            (``$REVOPS_HOME/sandbox``).
+        tags: Extra run tags.
+        log_level: Level of Dagster's console log; the default silences it (the run's event
+            log in the instance keeps everything).
+
+    Returns:
+        The outcome, read back from the run's events.
+    """
+    run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if source_dir is not None:
+        run_config["resources"] = {
+            "settings": {"config": {"source_dir": str(source_dir.expanduser().resolve())}}
+        }
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(refresh_job),
+            instance=instance,
+            run_config=run_config,
+            tags={"revops/job": REFRESH_JOB, **(tags or {})},
+        )
+        run = instance.get_run_by_id(result.run_id)
+        status = run.status.value if run is not None else ("SUCCESS" if result.success else "?")
+    events = list(result.all_events)
+    counts, exported_at = _source_metadata(events)
+    return RunOutcome(
+        run_id=result.run_id,
+        success=result.success,
+        status=status,
+        source_counts=counts,
+        exported_at=exported_at,
+        failure=None if result.success else failure_sentence(events, result.run_id),
+        failure_detail=None if result.success else failure_detail(events),
+    )

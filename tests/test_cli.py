@@ -1,0 +1,94 @@
+"""The ``revops`` console script, run as a subprocess like a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REVOPS = Path(sys.executable).parent / "revops"
+
+
+def _revops(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["REVOPS_HOME"] = str(home)
+    return subprocess.run(
+        [str(REVOPS), *args],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _last_stderr_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines, f"nothing on stderr; stdout was:\n{proc.stdout}"
+    return lines[-1]
+
+
+@pytest.mark.e2e
+def test_run_broken_drop_names_the_file(tmp_path: Path, minimal_drop: Path) -> None:
+    missing = minimal_drop / "stripe" / "prices.jsonl"
+    missing.unlink()
+
+    proc = _revops("run", "--source-dir", str(minimal_drop), home=tmp_path)
+
+    assert proc.returncode != 0
+    last = _last_stderr_line(proc)
+    assert str(missing.resolve()) in last
+    assert "re-export" in last
+    assert "Traceback" not in last
+
+
+@pytest.mark.e2e
+def test_run_valid_drop_is_in_run_history(tmp_path: Path, minimal_drop: Path) -> None:
+    proc = _revops("run", "--source-dir", str(minimal_drop), home=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    assert "SUCCESS" in proc.stdout
+    dagster_home = tmp_path / "dagster"
+    assert dagster_home.is_dir()
+
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs()
+    assert [run.job_name for run in runs] == ["refresh"]
+    assert runs[0].status == dg.DagsterRunStatus.SUCCESS
+    assert runs[0].run_id in proc.stdout
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "args", [["exceptions", "--owner", "finance", "--status", "all"], ["report"]]
+)
+def test_later_commands_say_not_available_yet(tmp_path: Path, args: list[str]) -> None:
+    proc = _revops(*args, home=tmp_path)
+
+    assert proc.returncode == 2
+    assert "not available yet" in _last_stderr_line(proc)
+
+
+@pytest.mark.unit
+def test_api_mode_not_available_yet(tmp_path: Path) -> None:
+    proc = _revops("run", "--source", "api", home=tmp_path)
+
+    assert proc.returncode == 2
+    assert "api mode" in _last_stderr_line(proc)
+
+
+@pytest.mark.unit
+def test_as_of_parsing() -> None:
+    from dagster_project.cli import parse_as_of
+
+    assert parse_as_of("2026-06-30").isoformat() == "2026-06-30T23:59:59+00:00"
+    assert parse_as_of("2026-07-01T01:00:00+02:00").isoformat() == "2026-06-30T23:00:00+00:00"
+    with pytest.raises(Exception, match="no UTC offset"):
+        parse_as_of("2026-06-30T10:00:00")
