@@ -1,0 +1,93 @@
+# revops: `make help` lists the targets. Every target uses the project's .venv,
+# created from the committed uv.lock (uv is installed first if the machine lacks it).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Never let uv download an interpreter: the machine's Python 3.11 is the one.
+export UV_PYTHON_DOWNLOADS := never
+
+VENV         := .venv
+PYTHON3      ?= python3
+REVOPS_HOME  ?= $(CURDIR)/data
+DAGSTER_HOME ?= $(REVOPS_HOME)/dagster
+# Where uv is pip-installed when neither `uv` nor `python3 -m uv` works (outside the repo;
+# `--target` also works where the system Python is "externally managed").
+UV_BOOTSTRAP ?= $(HOME)/.cache/revops/uv-bootstrap
+LINT_PATHS   := connectors reconciliation dagster_project tests
+BENCH_SIZES  ?= 10000 50000
+BENCH_DIR    ?= $(REVOPS_HOME)/bench
+UI_HOST      := 127.0.0.1
+UI_PORT      := 3000
+
+.PHONY: help setup dbt-prepare demo test lint dev bench
+
+help: ## List the targets
+	@echo "revops - make targets (REVOPS_HOME=$(REVOPS_HOME))"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@set -e; \
+	if command -v uv >/dev/null 2>&1; then \
+		uv="uv"; \
+	elif $(PYTHON3) -m uv --version >/dev/null 2>&1; then \
+		uv="$(PYTHON3) -m uv"; \
+	else \
+		if ! PYTHONPATH="$(UV_BOOTSTRAP)" $(PYTHON3) -m uv --version >/dev/null 2>&1; then \
+			echo "uv not found: pip-installing it into $(UV_BOOTSTRAP)"; \
+			$(PYTHON3) -m pip install --quiet --disable-pip-version-check \
+				--target "$(UV_BOOTSTRAP)" uv; \
+		fi; \
+		uv="env PYTHONPATH=$(UV_BOOTSTRAP) $(PYTHON3) -m uv"; \
+	fi; \
+	echo "$$uv sync --frozen"; \
+	$$uv sync --frozen
+	@touch $@
+
+setup: $(VENV)/.synced ## Create or update .venv from uv.lock (installs uv if missing)
+
+dbt-prepare: setup ## Parse the dbt project into its manifest (no-op until dbt/dbt_project.yml exists)
+	@if [ -f dbt/dbt_project.yml ]; then \
+		$(VENV)/bin/dbt parse --project-dir dbt --profiles-dir dbt; \
+	else \
+		echo "dbt-prepare: no dbt/dbt_project.yml yet, nothing to prepare"; \
+	fi
+
+demo: setup dbt-prepare ## Generate the sandbox company and run the pipeline on it (a Dagster run)
+	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" $(VENV)/bin/revops demo
+
+lint: setup ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+# pytest's exit code is make's: 5 (no tests collected) fails the target like any failure.
+test: setup lint ## Lint, then the whole test suite
+	$(VENV)/bin/pytest
+
+# The workspace names the code location after the checkout directory, the name Dagster's
+# defs-folder loader derives for the project (a different name only adds warnings).
+dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's instance (run history)
+	@mkdir -p "$(DAGSTER_HOME)"
+	@[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || \
+		echo "# Dagster instance of revops local runs; empty = defaults." > "$(DAGSTER_HOME)/dagster.yaml"
+	@printf '%s\n' "load_from:" "  - python_module:" \
+		"      module_name: dagster_project.definitions" \
+		"      location_name: $(notdir $(CURDIR))" \
+		"      working_directory: $(CURDIR)" > "$(DAGSTER_HOME)/workspace.yaml"
+	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" \
+		$(VENV)/bin/dagster dev -h $(UI_HOST) -p $(UI_PORT) -w "$(DAGSTER_HOME)/workspace.yaml"
+
+bench: setup ## Time sandbox generation at BENCH_SIZES customers (wall time, peak RSS)
+	@command -v /usr/bin/time >/dev/null || { echo "bench needs GNU time: apt-get install time"; exit 1; }
+	@mkdir -p "$(BENCH_DIR)"
+	@printf "%-10s %-14s %s\n" customers wall_time peak_rss_mb
+	@for n in $(BENCH_SIZES); do \
+		log="$(BENCH_DIR)/generate-$$n.time"; \
+		/usr/bin/time -v -o "$$log" $(VENV)/bin/revops sandbox generate \
+			--out "$(BENCH_DIR)/drop-$$n" --customers $$n > "$(BENCH_DIR)/generate-$$n.out" \
+			|| { cat "$(BENCH_DIR)/generate-$$n.out" "$$log"; exit 1; }; \
+		wall=$$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$$log"); \
+		rss=$$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$$log"); \
+		printf "%-10s %-14s %s\n" "$$n" "$$wall" "$$((rss / 1024))"; \
+	done
