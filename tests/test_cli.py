@@ -92,3 +92,54 @@ def test_as_of_parsing() -> None:
     assert parse_as_of("2026-07-01T01:00:00+02:00").isoformat() == "2026-06-30T23:00:00+00:00"
     with pytest.raises(Exception, match="no UTC offset"):
         parse_as_of("2026-06-30T10:00:00")
+
+
+def _has_generator() -> bool:
+    try:
+        from connectors.sandbox import generate
+    except ImportError:
+        return False
+    return callable(generate)
+
+
+needs_generator = pytest.mark.skipif(
+    not _has_generator(), reason="connectors.sandbox.generate is not there yet"
+)
+
+
+@pytest.mark.e2e
+@needs_generator
+def test_sandbox_generate_writes_a_valid_drop(tmp_path: Path) -> None:
+    from connectors.drop import inspect_drop
+
+    out = tmp_path / "drop"
+    proc = _revops(
+        "sandbox",
+        "generate",
+        "--out",
+        str(out),
+        "--customers",
+        "20",
+        "--months",
+        "3",
+        "--as-of",
+        "2026-06-30",
+        home=tmp_path,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    inventory = inspect_drop(out)
+    assert inventory.exported_at.isoformat() == "2026-06-30T23:59:59+00:00"
+    assert inventory.counts["stripe/invoices.jsonl"] > 0
+    assert "stripe" in proc.stdout
+
+
+@pytest.mark.e2e
+@needs_generator
+def test_demo_generates_and_runs(tmp_path: Path) -> None:
+    proc = _revops("demo", "--customers", "20", "--months", "3", home=tmp_path)
+
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "sandbox" / "manifest.json").is_file()
+    assert "SUCCESS" in proc.stdout
+    assert "make dev" in proc.stdout
