@@ -1,0 +1,235 @@
+"""``generate()``: the sandbox company as a source drop plus its ground truth.
+
+Layout (architecture.md "Source drop layout"): ``manifest.json``, ``salesforce/``,
+``stripe/``, ``netsuite/`` (one JSON object per line, each in its vendor's wire format) and
+``truth/`` (``exceptions.csv``, ``mrr.csv``, ``subscription_segments.csv``), which the
+pipeline never reads. The same arguments and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from tqdm import tqdm
+
+from connectors.sandbox.anomalies import (
+    Truth,
+    choose_unlinked_customers,
+    inject_postings,
+    inject_unbilled_usage,
+    mistype,
+)
+from connectors.sandbox.billing import build_billing
+from connectors.sandbox.calendar import DAY, month_index, month_start
+from connectors.sandbox.catalog import build_catalog
+from connectors.sandbox.company import build_company, pick
+from connectors.sandbox.crm import apply_contract_mismatch, build_crm, format_crm
+from connectors.sandbox.erp import build_erp, posting_plan
+from connectors.sandbox.jsonl import write_jsonl
+from connectors.sandbox.stripe_wire import assign_ids, build_stripe
+from connectors.sandbox.timeline import Horizon
+from connectors.sandbox.truth import mrr_truth, state_segments
+
+DEFAULT_AS_OF = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)
+COMPANY = "Northbeam Software"
+SYSTEM_DIRS = ("salesforce", "stripe", "netsuite", "truth")
+
+
+def _horizon(as_of: datetime, months: int) -> Horizon:
+    if as_of.tzinfo is None:
+        raise ValueError(f"as_of must carry a time zone (got {as_of.isoformat()})")
+    if months < 1:
+        raise ValueError(f"months must be at least 1 (got {months})")
+    a = int(as_of.timestamp())
+    first = int(month_index(np.array([a]))[0]) - months + 1
+    return Horizon(start=int(month_start(first)), as_of=a, months=months)
+
+
+def generate(
+    out_dir: Path,
+    *,
+    customers: int = 300,
+    months: int = 24,
+    seed: int = 42,
+    as_of: datetime | None = None,
+    anomaly_rate: float = 0.02,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write the sandbox company's source drop and truth into ``out_dir``.
+
+    Returns a summary: ``exported_at``, per-file record counts (``files``), truth counts
+    and the seconds it took.
+
+    >>> import tempfile
+    >>> summary = generate(Path(tempfile.mkdtemp()), customers=20, months=6, progress=False)
+    >>> summary["files"]["stripe/customers.jsonl"] > 0
+    True
+    """
+    if customers < 1:
+        raise ValueError(f"customers must be at least 1 (got {customers})")
+    if not 0 <= anomaly_rate <= 0.5:
+        raise ValueError(f"anomaly_rate must be between 0 and 0.5 (got {anomaly_rate})")
+    started = time.perf_counter()
+    horizon = _horizon(as_of or DEFAULT_AS_OF, months)
+    rng = np.random.default_rng(seed)
+    steps = tqdm(total=9, desc="sandbox", unit="step", disable=not progress, leave=False)
+
+    def step(label: str) -> None:
+        steps.set_postfix_str(label)
+        steps.update(1)
+
+    catalog = build_catalog(rng, horizon.start - 120 * DAY)
+    tl, account_anomalies = build_company(rng, customers, horizon, anomaly_rate)
+    step("timeline")
+    billing = build_billing(rng, tl, catalog, horizon)
+    assign_ids(rng, tl, billing)
+    step("billing")
+    truth = Truth()
+    opps, items = build_crm(rng, tl, catalog, horizon)
+    not_prov = account_anomalies["closed_won_not_provisioned"].tolist()
+    truth.add(
+        "closed_won_not_provisioned",
+        opps.filter(pl.col("acct").is_in(not_prov) & (pl.col("type") == "New Business"))[
+            "opp_id"
+        ].to_list(),
+    )
+    linked_won = opps.filter(
+        pl.col("won")
+        & pl.col("type").is_in(["New Business", "Expansion"])
+        & pl.col("sub").is_not_null()
+    )
+    mispriced = pick(rng, linked_won["opp"].to_numpy(), anomaly_rate)
+    opps, items = apply_contract_mismatch(rng, opps, items, mispriced.tolist())
+    truth.add(
+        "contract_billing_mismatch",
+        opps.filter(pl.col("opp").is_in(mispriced.tolist()))["opp_id"].to_list(),
+    )
+    truth.add(
+        "duplicate_customer",
+        tl.customers.filter(pl.col("role").is_in(["duplicate_linked", "duplicate_name"]))[
+            "stripe_id"
+        ].to_list(),
+    )
+    dup_accts = set(account_anomalies["duplicate_linked"].tolist()) | set(
+        account_anomalies["duplicate_name"].tolist()
+    )
+    unlinked = choose_unlinked_customers(rng, tl, billing, anomaly_rate, dup_accts)
+    truth.add(
+        "customer_unlinked",
+        tl.customers.filter(pl.col("customer").is_in(unlinked["customer"].to_list()))[
+            "stripe_id"
+        ].to_list(),
+    )
+    step("crm")
+    plan, unapplied, markers = inject_postings(
+        rng, posting_plan(rng, tl, billing, horizon), billing, horizon, anomaly_rate, truth
+    )
+    billing.meter_events = inject_unbilled_usage(rng, billing, tl, horizon, anomaly_rate, truth)
+    erp, tx = build_erp(rng, tl, billing, catalog, horizon, plan, unapplied)
+    txn_of_row = dict(zip(tx["row"].to_list(), tx["txn_id"].to_list(), strict=True))
+    for check_id, row in markers:
+        truth.add(check_id, [str(txn_of_row[row])])
+    step("erp")
+    opp_by_sub = opps.filter(pl.col("sub").is_not_null()).select("sub", "opp_id")
+    stripe = build_stripe(rng, tl, billing, catalog, horizon, opp_by_sub)
+    stripe.customers = _break_links(stripe.customers, tl.customers, unlinked)
+    crm = format_crm(rng, tl, catalog, horizon, opps, items)
+    step("format")
+    customer_keys = _customer_keys(tl.customers, tl.accounts, unlinked)
+    segments = state_segments(tl, billing, catalog, customer_keys)
+    mrr = mrr_truth(segments, horizon)
+    step("truth")
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for sub in SYSTEM_DIRS:
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    counts: dict[str, int] = {}
+    for system, frames, names in (
+        (
+            "salesforce",
+            crm,
+            ("Account", "Opportunity", "OpportunityLineItem", "Product2", "Contract"),
+        ),
+        ("stripe", stripe, [f.name for f in fields(stripe)]),
+        ("netsuite", erp, [f.name for f in fields(erp)]),
+    ):
+        for name in names:
+            rel = f"{system}/{name}.jsonl"
+            counts[rel] = write_jsonl(
+                getattr(frames, name), out_dir / rel, drop_nulls=system == "netsuite"
+            )
+        step(system)
+    truth_dir = out_dir / "truth"
+    truth_dir.mkdir()
+    exceptions = truth.frame()
+    exceptions.write_csv(truth_dir / "exceptions.csv")
+    mrr.write_csv(truth_dir / "mrr.csv")
+    segments.write_csv(truth_dir / "subscription_segments.csv")
+    exported_at = datetime.fromtimestamp(horizon.as_of, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest = {
+        "exported_at": exported_at,
+        "company": COMPANY,
+        "generator": "revops sandbox",
+        "seed": seed,
+        "customers": customers,
+        "months": months,
+        "anomaly_rate": anomaly_rate,
+        "files": counts,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    steps.close()
+    return {
+        "out_dir": str(out_dir),
+        "exported_at": exported_at,
+        "files": counts,
+        "exceptions": exceptions.height,
+        "exceptions_by_check": dict(
+            exceptions.group_by("check_id").len().sort("check_id").iter_rows()
+        ),
+        "mrr_rows": mrr.height,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _break_links(
+    customers_frame: pl.DataFrame, customers: pl.DataFrame, unlinked: pl.DataFrame
+) -> pl.DataFrame:
+    """Remove or mistype the CRM link of the ``customer_unlinked`` customers."""
+    how = customers.join(unlinked, on="customer").select(pl.col("stripe_id").alias("id"), "how")
+    out = customers_frame.join(how, on="id", how="left", maintain_order="left")
+    link = out["metadata"].struct.field("salesforce_account_id")
+    typo = pl.Series([mistype(v) if v else v for v in link.to_list()], dtype=pl.String)
+    new_link = (
+        pl.when(pl.col("how") == "missing")
+        .then(None)
+        .when(pl.col("how") == "mistyped")
+        .then(typo)
+        .otherwise(pl.col("metadata").struct.field("salesforce_account_id"))
+    )
+    return out.with_columns(metadata=pl.struct(new_link.alias("salesforce_account_id"))).drop("how")
+
+
+def _customer_keys(
+    customers: pl.DataFrame, accounts: pl.DataFrame, unlinked: pl.DataFrame
+) -> pl.DataFrame:
+    """Stripe customer -> the key truth reports it under (its Account, or ``stripe:<id>``)."""
+    broken = pl.col("customer").is_in(unlinked["customer"].to_list()) | (
+        pl.col("role") == "duplicate_name"
+    )
+    return customers.join(accounts.select("acct", "sf_account_id"), on="acct").select(
+        "customer",
+        pl.col("stripe_id").alias("stripe_customer_id"),
+        pl.when(broken)
+        .then(pl.concat_str(pl.lit("stripe:"), "stripe_id"))
+        .otherwise(pl.col("sf_account_id"))
+        .alias("account_key"),
+    )
