@@ -274,7 +274,7 @@ def _usage(
             "scale",
             pl.int_ranges("d0", pl.col("d1") + 1).alias("day"),
         )
-        .explode("day")
+        .explode("day", empty_as_null=False)
     )
     n = days.height
     ts = days["day"].to_numpy() * DAY + rng.integers(0, DAY, n)
@@ -298,7 +298,7 @@ def _usage(
             "end_ts",
             pl.int_ranges("m0", pl.col("m1") + 1).alias("m"),
         )
-        .explode("m")
+        .explode("m", empty_as_null=False)
     )
     ms = month_start(periods["m"].to_numpy())
     me = month_start(periods["m"].to_numpy() + 1)

@@ -26,6 +26,8 @@ def encode(df: pl.DataFrame, *, drop_nulls: bool = False) -> pl.Series:
         return pl.Series("json", [], dtype=pl.String)
     line = df.select(pl.struct(pl.all()).struct.json_encode().alias("json"))["json"]
     line = line.str.replace_all(_EMPTY_OBJECT_JSON, "{}", literal=True)
+    # Stripe metadata never holds nulls: an absent key is an absent key.
+    line = line.str.replace_all(r'"metadata":(?:null|\{"[a-z_]+":null\})', '"metadata":{}')
     if drop_nulls:
         # Flat records only: remove `"key":null` members wherever they stand.
         line = line.str.replace_all(r',"[A-Za-z0-9_]+":null', "").str.replace_all(

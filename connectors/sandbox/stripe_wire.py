@@ -375,7 +375,34 @@ def _subscription_object(items: pl.Expr, *, sub_id: str, customer: str) -> list[
         NULL_STR.alias("billing_thresholds"),
         pl.struct(type=pl.lit("classic")).alias("billing_mode"),
         NULL_STR.alias("customer_account"),
+        pl.struct(enabled=FALSE).alias("managed_payments"),
+        EMPTY_STR_LIST.alias("billing_schedules"),
     ]
+
+
+def _plan_struct() -> pl.Expr:
+    """The legacy ``plan`` view of a recurring price that subscription items still carry."""
+    return pl.struct(
+        id=pl.col("price_id"),
+        object=pl.lit("plan"),
+        active=pl.lit(True),
+        amount=pl.col("unit_amount"),
+        amount_decimal=pl.col("unit_amount").cast(pl.String),
+        billing_scheme=pl.lit("per_unit"),
+        created=pl.col("price_created"),
+        currency=pl.col("currency").str.to_lowercase(),
+        interval=pl.col("interval"),
+        interval_count=pl.col("interval_count"),
+        livemode=FALSE,
+        metadata=empty_object(),
+        meter=pl.col("meter"),
+        nickname=NULL_STR,
+        product=pl.col("product_id"),
+        tiers_mode=NULL_STR,
+        transform_usage=NULL_STR,
+        trial_period_days=NULL_INT,
+        usage_type=pl.col("usage_type"),
+    )
 
 
 def _item_struct(sub_id: str) -> pl.Expr:
@@ -386,6 +413,7 @@ def _item_struct(sub_id: str) -> pl.Expr:
         discounts=EMPTY_STR_LIST,
         metadata=empty_object(),
         price=price_struct(),
+        plan=_plan_struct(),
         quantity=pl.col("item_quantity"),
         subscription=pl.col(sub_id),
         tax_rates=EMPTY_STR_LIST,
@@ -400,7 +428,6 @@ def _items_list(sub_id: str) -> pl.Expr:
         object=pl.lit("list"),
         data=pl.concat_list(_item_struct(sub_id)),
         has_more=FALSE,
-        total_count=pl.lit(1),
         url=pl.concat_str(pl.lit("/v1/subscription_items?subscription="), pl.col(sub_id)),
     )
 
@@ -472,7 +499,7 @@ def _subscriptions(
             cancel_at_period_end=FALSE,
             ended_at=pl.when(ended).then("end_ts"),
             discounts=EMPTY_STR_LIST,
-            metadata=empty_object(),
+            metadata=pl.struct(salesforce_opportunity_id=NULL_STR),
             trial_start=NULL_INT,
             trial_end=NULL_INT,
             cancel_reason=pl.lit("cancellation_requested"),
@@ -660,7 +687,6 @@ def _invoices(tl: Timeline, b: Billing, horizon: Horizon) -> pl.DataFrame:
             object=pl.lit("list"),
             data=pl.col("data"),
             has_more=FALSE,
-            total_count=pl.col("data").list.len(),
             url=pl.concat_str(pl.lit("/v1/invoices/"), "invoice_id", pl.lit("/lines")),
         ).alias("lines"),
         FALSE.alias("livemode"),

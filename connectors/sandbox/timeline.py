@@ -367,7 +367,7 @@ def build_cycles(subs: pl.DataFrame, changes: pl.DataFrame, horizon: Horizon) ->
             "k_inv",
             pl.int_ranges(0, pl.col("n_cycles"), dtype=pl.Int64).alias("k"),
         )
-        .explode("k")
+        .explode("k", empty_as_null=False)
         .drop_nulls("k")
     )
     b0 = exploded["b0"].to_numpy()

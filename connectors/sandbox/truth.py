@@ -114,7 +114,7 @@ def mrr_truth(segments: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
             "value",
             pl.int_ranges("m_first", pl.col("m_last") + 1).alias("m"),
         )
-        .explode("m")
+        .explode("m", empty_as_null=False)
         .drop_nulls("m")
     )
     at_asof = seg.filter((pl.col("start") < A) & (pl.col("end") >= A)).select(
@@ -133,7 +133,7 @@ def mrr_truth(segments: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
     )
     grid = first.select(
         "account_key", "currency", pl.int_ranges("m0", asof_m + 1).alias("m")
-    ).explode("m")
+    ).explode("m", empty_as_null=False)
     out = grid.join(
         per_month.select("account_key", "currency", "m", "mrr_minor"),
         on=["account_key", "currency", "m"],
