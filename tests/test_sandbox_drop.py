@@ -102,7 +102,7 @@ def test_stripe_records_have_the_real_objects_keys(drop: Path, stripe_file: str)
     recs = records(drop / "stripe" / f"{stripe_file}.jsonl")
     assert recs, stripe_file
     for rec in recs:
-        assert set(rec) == set(fixture), rec["id"] if "id" in rec else rec
+        assert set(rec) == set(fixture), rec.get("id", rec)
         assert rec["object"] == fixture["object"]
 
 
@@ -269,7 +269,8 @@ def test_broken_crm_links_are_exactly_the_injected_ones(drop: Path) -> None:
     unlinked = _sql(
         drop,
         """select c.id from stripe_customers c
-           where coalesce(c.metadata.salesforce_account_id, '') not in (select Id from salesforce_account)
+           where coalesce(c.metadata.salesforce_account_id, '')
+                 not in (select Id from salesforce_account)
              and c.id in (select customer from stripe_invoices
                           where status in ('open', 'paid', 'uncollectible'))""",
     )
@@ -354,7 +355,8 @@ def test_orphan_postings_are_exactly_the_injected_ones(drop: Path) -> None:
              and not exists (
                select 1 from stripe_invoices i where t.type = 'CustInvc' and i.id = t.externalid
                  and i.status <> 'void'
-               union all select 1 from stripe_charges c where t.type = 'CustPymt' and c.id = t.externalid
+               union all select 1 from stripe_charges c
+                 where t.type = 'CustPymt' and c.id = t.externalid
                union all select 1 from stripe_credit_notes n where t.type = 'CustCred'
                  and n.id = t.externalid)""",
     )

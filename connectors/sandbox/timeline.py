@@ -147,10 +147,10 @@ def _reactivations(
     ended = primary.filter(
         (pl.col("end_ts") <= horizon.as_of - 30 * DAY) & (pl.col("n_cycles") > 0)
     )
-    pick = rng.random(ended.height) < 0.3
+    pick = rng.random(ended.height) < 0.4
     back = ended.filter(pl.Series(pick))
     n = back.height
-    gap_months = rng.integers(1, 7, size=n)
+    gap_months = rng.integers(1, 5, size=n)
     start = clamp_to_day_28(
         add_months(back["end_ts"].to_numpy(), gap_months) + rng.integers(0, 20, n) * DAY
     )
