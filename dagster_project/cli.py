@@ -90,21 +90,30 @@ def _generate(out: Path, args: argparse.Namespace) -> int:
     from connectors.drop import inspect_drop
     from connectors.errors import SourceDropError
 
-    summary = generate(
-        out,
-        customers=args.customers,
-        months=args.months,
-        seed=args.seed,
-        as_of=args.as_of,
-        anomaly_rate=args.anomaly_rate,
-        progress=sys.stderr.isatty(),
-    )
+    try:
+        summary = generate(
+            out,
+            customers=args.customers,
+            months=args.months,
+            seed=args.seed,
+            as_of=args.as_of,
+            anomaly_rate=args.anomaly_rate,
+            progress=sys.stderr.isatty(),
+        )
+    except ValueError as exc:
+        _error(f"sandbox generation rejected its arguments: {exc}; fix them and rerun")
+        return EXIT_UNAVAILABLE
     try:
         inventory = inspect_drop(out)
     except SourceDropError as err:
         _error(f"the generated drop breaks the drop contract: {err}")
         return EXIT_FAILED
-    scalars = {k: v for k, v in summary.items() if isinstance(v, str | int | float | bool)}
+    shown = {"out_dir", "exported_at"}
+    scalars = {
+        k: v
+        for k, v in summary.items()
+        if k not in shown and isinstance(v, str | int | float | bool)
+    }
     print(f"sandbox drop written to {inventory.root}")
     print(f"  exported_at  {inventory.exported_at.isoformat().replace('+00:00', 'Z')}")
     for system, count in inventory.records_by_system().items():
