@@ -1,0 +1,299 @@
+"""Loading one landed batch into the warehouse raw layer, in one transaction.
+
+A batch's lines are parsed and typed in DuckDB, checked against the object's declaration
+(wire rules in SQL, domain rules with pandera, catalogue references, duplicate ids), and
+split: every record that breaks a rule goes to ``raw_<system>.quarantine`` with its batch,
+file, line, id, the rules in words and the raw payload; every valid record is merged into
+``raw_<system>.<table>`` by primary key, the latest version by the object's own modification
+time winning. ``raw_meta.batches`` records ``records_in = loaded + quarantined``; a batch
+already loaded is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from connectors.landing import LandedBatch
+from connectors.load import warehouse
+from connectors.load.typing_sql import sql_str, typed_value, violation
+from connectors.load.validate import failures
+from connectors.schemas.fields import ChildSpec, Field, ObjectSpec
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    system: str
+    obj: str
+    records_in: int
+    loaded: int
+    quarantined: int
+    already_loaded: bool = False
+    cursor_max: str | None = None
+
+
+def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], dict[int, tuple[str, str]]]:
+    """(line number, text) of each decodable non-blank line, and the lines that are not UTF-8."""
+    good: list[tuple[int, str]] = []
+    bad: dict[int, tuple[str, str]] = {}
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            good.append((number, raw.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            bad[number] = (
+                f"line is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start}): "
+                "re-export the file as UTF-8",
+                raw.decode("utf-8", errors="backslashreplace"),
+            )
+    return good, bad
+
+
+def _select_typed(fields: tuple[Field, ...], json_col: str) -> tuple[str, str]:
+    """SELECT items for the typed columns, and the list of violation sentences."""
+    cols = ", ".join(f'{typed_value(json_col, f)} AS "{f.name}"' for f in fields)
+    checks = [v for f in fields if (v := violation(json_col, f)) is not None]
+    problems = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)" if checks else "[]"
+    return cols, problems
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[int, str]]) -> None:
+    """Temp tables ``_typed`` (one row per JSON object line) and ``_child_<table>``."""
+    table = pa.table(
+        {"line_no": [n for n, _ in lines], "text": [t for _, t in lines]},
+        schema=pa.schema([("line_no", pa.int64()), ("text", pa.large_string())]),
+    )
+    con.register("_lines", table)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _parsed AS SELECT line_no, text, "
+        "CASE WHEN json_valid(text) THEN json(text) END AS j FROM _lines"
+    )
+    con.unregister("_lines")
+    cols, problems = _select_typed(spec.fields, "j")
+    key_raw = (
+        "NULLIF("
+        + " || '|' || ".join(
+            f"coalesce(json_extract_string(j, {sql_str(spec.field(k).json_path)}), '')"
+            for k in spec.key
+        )
+        + ", '')"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT line_no, j, {key_raw} AS _record_id, "
+        f"md5(j::VARCHAR) AS _digest, {cols}, {problems} AS _problems "
+        "FROM _parsed WHERE json_type(j) = 'OBJECT'"
+    )
+    modified = spec.modified_at or "NULL::TIMESTAMPTZ"
+    con.execute("ALTER TABLE _typed ADD COLUMN _modified_at TIMESTAMPTZ")
+    con.execute(f"UPDATE _typed SET _modified_at = {modified}")
+    parent_key = spec.key[0]
+    for child in spec.children:
+        ccols, cproblems = _select_typed(child.fields, "cj")
+        path = sql_str(child.path + "[*]")
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "_child_{child.table}" AS '
+            f'SELECT line_no, "{parent_key}" AS "{child.parent_column}", position, cj, '
+            f"{ccols}, {cproblems} AS _problems FROM ("
+            f'  SELECT line_no, "{parent_key}", unnest(json_extract(j, {path})) AS cj, '
+            f"  unnest(range(1, len(json_extract(j, {path})) + 1)) AS position FROM _typed)"
+        )
+
+
+def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, list[str]]:
+    """Line number -> every rule the record breaks."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for line_no, text in con.sql("SELECT line_no, text FROM _parsed WHERE j IS NULL").fetchall():
+        try:
+            json.loads(text)
+            reason = "line is not valid JSON"
+        except json.JSONDecodeError as exc:
+            reason = f"line is not valid JSON ({exc.msg} at column {exc.colno})"
+        out[line_no].append(reason + ": fix or re-export the record")
+    for line_no, jtype in con.sql(
+        "SELECT line_no, json_type(j) FROM _parsed WHERE j IS NOT NULL AND json_type(j) <> 'OBJECT'"
+    ).fetchall():
+        out[line_no].append(f"line is a JSON {jtype.lower()}, not an object")
+    tables = [("_typed", spec.fields, "line_no")] + [
+        (f"_child_{c.table}", c.fields, "line_no") for c in spec.children
+    ]
+    for table, fields, _ in tables:
+        for line_no, problems in con.sql(
+            f'SELECT line_no, _problems FROM "{table}" WHERE len(_problems) > 0'
+        ).fetchall():
+            out[line_no].extend(problems)
+        plain = [f for f in fields if f.kind != "json"]
+        frame = con.sql(
+            f"SELECT line_no, _problems, {', '.join(chr(34) + f.name + chr(34) for f in plain)} "
+            f'FROM "{table}" ORDER BY line_no, rowid'
+        ).pl()
+        typed_bad = {
+            (row["line_no"], name)
+            for row in frame.select("line_no", "_problems").iter_rows(named=True)
+            for name in (p.split(" ", 1)[0] for p in row["_problems"])
+        }
+        line_of = frame["line_no"].to_list()
+        for index, sentences in failures(frame.drop("_problems"), tuple(plain), table).items():
+            for sentence in sentences:
+                column = sentence.split(" ", 1)[0]
+                if (line_of[index], column) not in typed_bad:  # already said more precisely
+                    out[line_of[index]].append(sentence)
+    for ref in spec.references:
+        source = f"_child_{ref.child}" if ref.child else "_typed"
+        target = f"raw_{spec.system}.{ref.target_table}"
+        for line_no, value in con.sql(
+            f'SELECT line_no, "{ref.column}" FROM "{source}" WHERE "{ref.column}" IS NOT NULL '
+            f'AND "{ref.column}" NOT IN (SELECT "{ref.target_column}" FROM {target})'
+        ).fetchall():
+            out[line_no].append(
+                f"{ref.column} {value} does not resolve to any {ref.target_table} record "
+                "(neither in this drop nor already loaded)"
+            )
+    for line_no, record_id, n in con.sql(
+        "SELECT line_no, _record_id, count(*) OVER (PARTITION BY _record_id) FROM _typed "
+        "QUALIFY count(DISTINCT _digest) OVER (PARTITION BY _record_id) > 1"
+    ).fetchall():
+        out[line_no].append(
+            f"id {record_id} appears {n} times in this batch with different content: "
+            "every version is held back until the source sends one"
+        )
+    return out
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: LandedBatch, spec: ObjectSpec) -> BatchResult:
+    """Load ``batch`` into the raw layer (no-op when it was loaded before)."""
+    warehouse.ensure_tables(con, spec)
+    done = con.execute(
+        "SELECT records_in, loaded, quarantined, cursor_max FROM raw_meta.batches "
+        "WHERE batch_id = ? AND system = ? AND object = ?",
+        [batch.batch_id, batch.system, batch.obj],
+    ).fetchall()
+    if done:
+        r = done[0]
+        return BatchResult(batch.batch_id, batch.system, batch.obj, r[0], r[1], r[2], True, r[3])
+    good, bad_utf8 = _split_lines(batch.read())
+    _stage(con, spec, good)
+    problems = _problems(con, spec)
+    records_in = len(good) + len(bad_utf8)
+    rows = [
+        (batch.batch_id, batch.source, line, batch.obj, None, rule, payload)
+        for line, (rule, payload) in bad_utf8.items()
+    ]
+    con.register(
+        "_bad",
+        pa.table(
+            {
+                "line_no": pa.array(list(problems), pa.int64()),
+                "rule": pa.array(["; ".join(v) for v in problems.values()], pa.large_string()),
+            }
+        ),
+    )
+    rows += con.execute(
+        "SELECT ?, ?, p.line_no, ?, t._record_id, b.rule, p.text FROM _bad b "
+        "JOIN _parsed p USING (line_no) LEFT JOIN _typed t USING (line_no) ORDER BY p.line_no",
+        [batch.batch_id, batch.source, batch.obj],
+    ).fetchall()
+    con.unregister("_bad")
+    quarantined = len(rows)
+    loaded = records_in - quarantined
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if rows:
+            con.executemany(
+                f"INSERT INTO raw_{spec.system}.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+                rows,
+            )
+        _merge(con, spec, batch, list(problems) + list(bad_utf8))
+        cursor_max = _cursor(con, spec)
+        con.execute(
+            "INSERT INTO raw_meta.batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [
+                batch.batch_id,
+                batch.system,
+                batch.obj,
+                batch.source,
+                batch.sha256,
+                batch.extracted_at,
+                records_in,
+                loaded,
+                quarantined,
+                cursor_max,
+            ],
+        )
+        if cursor_max is not None:
+            con.execute(
+                "INSERT OR REPLACE INTO raw_meta.cursors VALUES (?, ?, ?, now())",
+                [batch.system, batch.obj, cursor_max],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return BatchResult(
+        batch.batch_id, batch.system, batch.obj, records_in, loaded, quarantined, False, cursor_max
+    )
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, batch: LandedBatch, bad: list[int]
+) -> None:
+    """Merge the valid records: per key the newest version (by modification time) wins."""
+    con.register("_bad_lines", pa.table({"line_no": pa.array(bad, pa.int64())}))
+    key = ", ".join(f'"{k}"' for k in spec.key)
+    match = " AND ".join(f't."{k}" = s."{k}"' for k in spec.key)
+    cols = ", ".join(f'"{f.name}"' for f in spec.fields)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _valid AS SELECT * FROM _typed "
+        f"WHERE line_no NOT IN (SELECT line_no FROM _bad_lines) "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY line_no) = 1"
+    )
+    con.unregister("_bad_lines")
+    target = spec.qualified_table
+    newer_exists = (
+        f"EXISTS (SELECT 1 FROM {target} t WHERE {match} AND t._modified_at > s._modified_at)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _winners AS SELECT * FROM _valid s WHERE NOT {newer_exists}"
+    )
+    con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM _winners s WHERE {match})")
+    con.execute(
+        f"INSERT INTO {target} ({cols}, _payload, _batch_id, _line, _modified_at) "
+        f"SELECT {cols}, j, {sql_str(batch.batch_id)}, line_no, _modified_at FROM _winners"
+    )
+    for child in spec.children:
+        _merge_child(con, spec, child, batch)
+
+
+def _merge_child(
+    con: duckdb.DuckDBPyConnection, spec: ObjectSpec, child: ChildSpec, batch: LandedBatch
+) -> None:
+    target = f"raw_{spec.system}.{child.table}"
+    parent = f'"{child.parent_column}"'
+    cols = ", ".join(f'"{f.name}"' for f in child.fields)
+    child_cols = ", ".join(f'c."{f.name}"' for f in child.fields)
+    con.execute(f'DELETE FROM {target} WHERE {parent} IN (SELECT "{spec.key[0]}" FROM _winners)')
+    con.execute(
+        f"INSERT INTO {target} ({parent}, position, {cols}, _payload, _batch_id) "
+        f"SELECT c.{parent}, c.position, {child_cols}, "
+        f'c.cj, {sql_str(batch.batch_id)} FROM "_child_{child.table}" c '
+        f"JOIN _winners w ON w.line_no = c.line_no"
+    )
+
+
+def _cursor(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> str | None:
+    """The batch's largest cursor value, written as the vendor's API filters take it."""
+    if spec.cursor is None:
+        return None
+    f = spec.field(spec.cursor)
+    fmt = {
+        "epoch": f'CAST(epoch(max("{f.name}")) AS BIGINT)::VARCHAR',
+        "sf_datetime": f"strftime(max(\"{f.name}\"), '%Y-%m-%dT%H:%M:%SZ')",
+        "ns_timestamp": f"strftime(max(\"{f.name}\"), '%Y-%m-%d %H:%M:%S')",
+    }[f.kind]
+    value = con.sql(f"SELECT {fmt} FROM _valid").fetchall()[0][0]
+    return value

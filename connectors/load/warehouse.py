@@ -1,0 +1,55 @@
+"""The warehouse's raw layer: connections, and tables created from the object declarations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from connectors.schemas.fields import ObjectSpec
+
+META_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS raw_meta",
+    """CREATE TABLE IF NOT EXISTS raw_meta.batches (
+        batch_id VARCHAR, system VARCHAR, object VARCHAR, source VARCHAR, sha256 VARCHAR,
+        extracted_at VARCHAR, records_in BIGINT, loaded BIGINT, quarantined BIGINT,
+        cursor_max VARCHAR, loaded_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS raw_meta.cursors (
+        system VARCHAR, object VARCHAR, cursor VARCHAR, updated_at TIMESTAMPTZ,
+        PRIMARY KEY (system, object))""",
+    """CREATE TABLE IF NOT EXISTS raw_meta.source_state (
+        source VARCHAR, exported_at TIMESTAMPTZ, loaded_at TIMESTAMPTZ)""",
+)
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A warehouse connection with the session settings every step relies on (UTC)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        for ddl in META_DDL:
+            con.execute(ddl)
+    return con
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
+    """Create ``raw_<system>`` with its quarantine, the object's table and its child tables."""
+    schema = f"raw_{spec.system}"
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {schema}.quarantine (
+            batch_id VARCHAR, file VARCHAR, line BIGINT, object VARCHAR, record_id VARCHAR,
+            rule VARCHAR, payload VARCHAR, quarantined_at TIMESTAMPTZ)"""
+    )
+    cols = ", ".join(f'"{f.name}" {f.column_type}' for f in spec.fields)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {spec.qualified_table} ({cols}, _payload JSON, "
+        "_batch_id VARCHAR, _line BIGINT, _modified_at TIMESTAMPTZ)"
+    )
+    for child in spec.children:
+        ccols = ", ".join(f'"{f.name}" {f.column_type}' for f in child.fields)
+        con.execute(
+            f'CREATE TABLE IF NOT EXISTS {schema}.{child.table} ("{child.parent_column}" VARCHAR, '
+            f"position INTEGER, {ccols}, _payload JSON, _batch_id VARCHAR)"
+        )

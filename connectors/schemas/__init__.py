@@ -1,0 +1,23 @@
+"""Per-object schemas of the three source systems (one declaration each)."""
+
+from __future__ import annotations
+
+from connectors.schemas import netsuite, salesforce, stripe
+from connectors.schemas.fields import ChildSpec, Field, ObjectSpec, Reference
+
+SPECS: dict[str, tuple[ObjectSpec, ...]] = {
+    "salesforce": salesforce.OBJECTS,
+    "stripe": stripe.OBJECTS,
+    "netsuite": netsuite.OBJECTS,
+}
+
+
+def spec_for(system: str, name: str) -> ObjectSpec:
+    """The spec of ``system``'s object whose drop file stem is ``name``."""
+    for spec in SPECS[system]:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no schema for {system}/{name}")
+
+
+__all__ = ["SPECS", "ChildSpec", "Field", "ObjectSpec", "Reference", "spec_for"]

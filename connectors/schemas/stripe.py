@@ -1,0 +1,373 @@
+"""Stripe objects (API version 2026-10-28.endive) as the loader types and validates them."""
+
+from __future__ import annotations
+
+from connectors.schemas.fields import ChildSpec, Field, ObjectSpec, Reference
+
+S = "stripe"
+
+
+def sid(prefix: str) -> str:
+    """Pattern of a Stripe id with ``prefix`` (``cus``, ``in``…)."""
+    return rf"^{prefix}_[A-Za-z0-9]+$"
+
+
+INVOICE_STATUS = ("draft", "open", "paid", "uncollectible", "void")
+SUBSCRIPTION_STATUS = (
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "paused",
+)
+
+CUSTOMERS = ObjectSpec(
+    S,
+    "customers",
+    "customers",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("cus")),
+        Field("created", "epoch", required=True),
+        Field("email", "str"),
+        Field("name", "str"),
+        Field("currency", "str", currency=True),
+        Field("salesforce_account_id", "str", path="$.metadata.salesforce_account_id"),
+        Field("address_country", "str", path="$.address.country"),
+        Field("tax_exempt", "str", enum=("none", "exempt", "reverse")),
+        Field("deleted", "bool"),
+        Field("metadata", "json"),
+    ),
+    modified_at="created",
+    cursor="created",
+)
+PRODUCTS = ObjectSpec(
+    S,
+    "products",
+    "products",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("prod")),
+        Field("name", "str", required=True),
+        Field("active", "bool"),
+        Field("created", "epoch", required=True),
+        Field("updated", "epoch"),
+        Field("metadata", "json"),
+    ),
+    modified_at="coalesce(updated, created)",
+    cursor="created",
+)
+PRICES = ObjectSpec(
+    S,
+    "prices",
+    "prices",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("price")),
+        Field("product", "str", required=True, pattern=sid("prod")),
+        Field("currency", "str", required=True, currency=True),
+        Field("unit_amount", "int", min_value=0),
+        Field("unit_amount_decimal", "str", pattern=r"^\d+(\.\d+)?$"),
+        Field("type", "str", required=True, enum=("one_time", "recurring")),
+        Field(
+            "interval", "str", path="$.recurring.interval", enum=("day", "week", "month", "year")
+        ),
+        Field("interval_count", "int", path="$.recurring.interval_count", min_value=1),
+        Field("usage_type", "str", path="$.recurring.usage_type", enum=("licensed", "metered")),
+        Field("meter", "str", path="$.recurring.meter"),
+        Field("lookup_key", "str"),
+        Field("active", "bool"),
+        Field("created", "epoch", required=True),
+    ),
+    modified_at="created",
+    references=(Reference("product", "products"),),
+    cursor="created",
+    depends_on=("products",),
+)
+SUBSCRIPTIONS = ObjectSpec(
+    S,
+    "subscriptions",
+    "subscriptions",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("sub")),
+        Field("customer", "str", required=True, pattern=sid("cus")),
+        Field("status", "str", required=True, enum=SUBSCRIPTION_STATUS),
+        Field("currency", "str", currency=True),
+        Field("created", "epoch", required=True),
+        Field("start_date", "epoch"),
+        Field("billing_cycle_anchor", "epoch"),
+        Field("cancel_at", "epoch"),
+        Field("canceled_at", "epoch"),
+        Field("cancel_at_period_end", "bool"),
+        Field("ended_at", "epoch"),
+        Field("trial_start", "epoch"),
+        Field("trial_end", "epoch"),
+        Field("salesforce_opportunity_id", "str", path="$.metadata.salesforce_opportunity_id"),
+        Field("discounts", "json"),
+        Field("metadata", "json"),
+    ),
+    modified_at="greatest(created, canceled_at, ended_at)",
+    children=(
+        ChildSpec(
+            "subscription_items",
+            "$.items.data",
+            "subscription_id",
+            (
+                Field("id", "str", required=True, pattern=sid("si")),
+                Field("price_id", "str", path="$.price.id", required=True, pattern=sid("price")),
+                Field("quantity", "int", min_value=0),
+                Field("current_period_start", "epoch"),
+                Field("current_period_end", "epoch"),
+            ),
+        ),
+    ),
+    references=(Reference("price_id", "prices", child="subscription_items"),),
+    cursor="created",
+    depends_on=("prices",),
+)
+INVOICES = ObjectSpec(
+    S,
+    "invoices",
+    "invoices",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("in")),
+        Field("number", "str"),
+        Field("customer", "str", required=True, pattern=sid("cus")),
+        Field("status", "str", required=True, enum=INVOICE_STATUS),
+        Field("billing_reason", "str"),
+        Field("collection_method", "str", enum=("charge_automatically", "send_invoice")),
+        Field("currency", "str", required=True, currency=True),
+        Field("created", "epoch", required=True),
+        Field("effective_at", "epoch"),
+        Field("due_date", "epoch"),
+        Field("period_start", "epoch"),
+        Field("period_end", "epoch"),
+        Field("subtotal", "int"),
+        Field("total", "int", required=True),
+        Field("total_excluding_tax", "int"),
+        Field("amount_due", "int"),
+        Field("amount_paid", "int"),
+        Field("amount_remaining", "int"),
+        Field("post_payment_credit_notes_amount", "int"),
+        Field("finalized_at", "epoch", path="$.status_transitions.finalized_at"),
+        Field("paid_at", "epoch", path="$.status_transitions.paid_at"),
+        Field("voided_at", "epoch", path="$.status_transitions.voided_at"),
+        Field(
+            "marked_uncollectible_at", "epoch", path="$.status_transitions.marked_uncollectible_at"
+        ),
+        Field(
+            "subscription_id",
+            "str",
+            path="$.parent.subscription_details.subscription",
+            pattern=sid("sub"),
+        ),
+        Field("total_discount_amounts", "json"),
+        Field("total_taxes", "json"),
+    ),
+    modified_at="greatest(created, finalized_at, paid_at, voided_at, marked_uncollectible_at)",
+    children=(
+        ChildSpec(
+            "invoice_lines",
+            "$.lines.data",
+            "invoice_id",
+            (
+                Field("id", "str", required=True, pattern=sid("il")),
+                Field("amount", "int", required=True),
+                Field("currency", "str", currency=True),
+                Field("description", "str"),
+                Field("quantity", "int", min_value=0),
+                Field("period_start", "epoch", path="$.period.start"),
+                Field("period_end", "epoch", path="$.period.end"),
+                Field(
+                    "price_id", "str", path="$.pricing.price_details.price", pattern=sid("price")
+                ),
+                Field("product_id", "str", path="$.pricing.price_details.product"),
+                Field("unit_amount_decimal", "str", path="$.pricing.unit_amount_decimal"),
+                Field("discount_amounts", "json"),
+                Field("taxes", "json"),
+                Field("parent_type", "str", path="$.parent.type"),
+                Field("proration", "bool", path="$.parent.subscription_item_details.proration"),
+                Field(
+                    "subscription_id",
+                    "str",
+                    path="$.parent.subscription_item_details.subscription",
+                ),
+                Field(
+                    "subscription_item_id",
+                    "str",
+                    path="$.parent.subscription_item_details.subscription_item",
+                ),
+            ),
+        ),
+    ),
+    references=(Reference("price_id", "prices", child="invoice_lines"),),
+    cursor="created",
+    depends_on=("prices",),
+)
+INVOICE_PAYMENTS = ObjectSpec(
+    S,
+    "invoice_payments",
+    "invoice_payments",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("inpay")),
+        Field("invoice", "str", required=True, pattern=sid("in")),
+        Field("amount_paid", "int"),
+        Field("amount_requested", "int"),
+        Field("currency", "str", currency=True),
+        Field("status", "str", required=True, enum=("open", "paid", "canceled")),
+        Field("is_default", "bool"),
+        Field("payment_type", "str", path="$.payment.type", enum=("charge", "payment_intent")),
+        Field("charge", "str", path="$.payment.charge", pattern=sid("ch")),
+        Field("payment_intent", "str", path="$.payment.payment_intent"),
+        Field("paid_at", "epoch", path="$.status_transitions.paid_at"),
+        Field("canceled_at", "epoch", path="$.status_transitions.canceled_at"),
+        Field("created", "epoch", required=True),
+    ),
+    modified_at="greatest(created, paid_at, canceled_at)",
+    cursor="created",
+)
+CREDIT_NOTES = ObjectSpec(
+    S,
+    "credit_notes",
+    "credit_notes",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("cn")),
+        Field("number", "str"),
+        Field("invoice", "str", required=True, pattern=sid("in")),
+        Field("customer", "str", required=True, pattern=sid("cus")),
+        Field("status", "str", required=True, enum=("issued", "void")),
+        Field("type", "str", enum=("pre_payment", "post_payment", "mixed")),
+        Field("reason", "str"),
+        Field("amount", "int"),
+        Field("subtotal", "int"),
+        Field("total", "int", required=True),
+        Field("currency", "str", required=True, currency=True),
+        Field("effective_at", "epoch"),
+        Field("created", "epoch", required=True),
+        Field("voided_at", "epoch"),
+        Field("refunds", "json"),
+    ),
+    modified_at="greatest(created, voided_at)",
+    children=(
+        ChildSpec(
+            "credit_note_lines",
+            "$.lines.data",
+            "credit_note_id",
+            (
+                Field("id", "str", required=True, pattern=sid("cnli")),
+                Field("amount", "int"),
+                Field("quantity", "int", min_value=0),
+                Field("type", "str"),
+                Field("invoice_line_item", "str"),
+                Field("description", "str"),
+            ),
+        ),
+    ),
+    cursor="created",
+)
+CHARGES = ObjectSpec(
+    S,
+    "charges",
+    "charges",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("ch")),
+        Field("amount", "int", required=True, min_value=0),
+        Field("amount_captured", "int", min_value=0),
+        Field("amount_refunded", "int", min_value=0),
+        Field("currency", "str", required=True, currency=True),
+        Field("customer", "str", pattern=sid("cus")),
+        Field("status", "str", required=True, enum=("succeeded", "pending", "failed")),
+        Field("paid", "bool"),
+        Field("refunded", "bool"),
+        Field("created", "epoch", required=True),
+        Field("payment_intent", "str"),
+        Field("balance_transaction", "str"),
+        Field("failure_code", "str"),
+        Field("metadata", "json"),
+    ),
+    modified_at="created",
+    cursor="created",
+)
+REFUNDS = ObjectSpec(
+    S,
+    "refunds",
+    "refunds",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("re")),
+        Field("amount", "int", required=True, min_value=0),
+        Field("charge", "str", pattern=sid("ch")),
+        Field("currency", "str", required=True, currency=True),
+        Field(
+            "status",
+            "str",
+            enum=("pending", "requires_action", "succeeded", "failed", "canceled"),
+        ),
+        Field("reason", "str"),
+        Field("created", "epoch", required=True),
+    ),
+    modified_at="created",
+    cursor="created",
+)
+BILLING_METERS = ObjectSpec(
+    S,
+    "billing_meters",
+    "billing_meters",
+    ("id",),
+    (
+        Field("id", "str", required=True, pattern=sid("mtr")),
+        Field("event_name", "str", required=True),
+        Field(
+            "formula", "str", path="$.default_aggregation.formula", enum=("sum", "count", "last")
+        ),
+        Field("status", "str", enum=("active", "inactive")),
+        Field("display_name", "str"),
+        Field("created", "epoch"),
+        Field("updated", "epoch"),
+    ),
+    modified_at="coalesce(updated, created)",
+)
+METER_EVENTS = ObjectSpec(
+    S,
+    "meter_events",
+    "meter_events",
+    ("identifier",),
+    (
+        Field("identifier", "str", required=True),
+        Field("event_name", "str", required=True),
+        Field(
+            "stripe_customer_id",
+            "str",
+            path="$.payload.stripe_customer_id",
+            required=True,
+            pattern=sid("cus"),
+        ),
+        Field("value", "str", path="$.payload.value", required=True, pattern=r"^-?\d+(\.\d+)?$"),
+        Field("timestamp", "epoch", required=True),
+        Field("created", "epoch"),
+    ),
+    modified_at="timestamp",
+    cursor="timestamp",
+)
+
+OBJECTS: tuple[ObjectSpec, ...] = (
+    CUSTOMERS,
+    PRODUCTS,
+    PRICES,
+    SUBSCRIPTIONS,
+    INVOICES,
+    INVOICE_PAYMENTS,
+    CREDIT_NOTES,
+    CHARGES,
+    REFUNDS,
+    BILLING_METERS,
+    METER_EVENTS,
+)
