@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from connectors.landing import LandedBatch
 from connectors.load import warehouse
-from connectors.load.typing_sql import sql_str, typed_value, violation
+from connectors.load.typing_sql import extract_all, sql_str, typed_value, violation
 from connectors.load.validate import failures
 from connectors.schemas.fields import ChildSpec, Field, ObjectSpec
 
@@ -55,10 +55,16 @@ def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], dict[int, tuple[st
     return good, bad
 
 
-def _select_typed(fields: tuple[Field, ...], json_col: str) -> tuple[str, str]:
-    """SELECT items for the typed columns, and the list of violation sentences."""
-    cols = ", ".join(f'{typed_value(json_col, f)} AS "{f.name}"' for f in fields)
-    checks = [v for f in fields if (v := violation(json_col, f)) is not None]
+def _select_typed(fields: tuple[Field, ...], values: str) -> tuple[str, str]:
+    """SELECT items for the typed columns, and the list of violation sentences.
+
+    ``values`` is a list column from :func:`extract_all` (item ``i`` is field ``i``'s JSON).
+    """
+    items = [f"{values}[{i}]" for i in range(1, len(fields) + 1)]
+    cols = ", ".join(
+        f'{typed_value(v, f)} AS "{f.name}"' for v, f in zip(items, fields, strict=True)
+    )
+    checks = [s for v, f in zip(items, fields, strict=True) if (s := violation(v, f)) is not None]
     problems = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)" if checks else "[]"
     return cols, problems
 
@@ -75,7 +81,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
         "CASE WHEN json_valid(text) THEN json(text) END AS j FROM _lines"
     )
     con.unregister("_lines")
-    cols, problems = _select_typed(spec.fields, "j")
+    cols, problems = _select_typed(spec.fields, "_v")
     key_raw = (
         "NULLIF("
         + " || '|' || ".join(
@@ -87,21 +93,23 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT line_no, j, {key_raw} AS _record_id, "
         f"md5(j::VARCHAR) AS _digest, {cols}, {problems} AS _problems "
-        "FROM _parsed WHERE json_type(j) = 'OBJECT'"
+        f"FROM (SELECT *, {extract_all('j', spec.fields)} AS _v FROM _parsed "
+        "WHERE json_type(j) = 'OBJECT')"
     )
     modified = spec.modified_at or "NULL::TIMESTAMPTZ"
     con.execute("ALTER TABLE _typed ADD COLUMN _modified_at TIMESTAMPTZ")
     con.execute(f"UPDATE _typed SET _modified_at = {modified}")
     parent_key = spec.key[0]
     for child in spec.children:
-        ccols, cproblems = _select_typed(child.fields, "cj")
+        ccols, cproblems = _select_typed(child.fields, "_cv")
         path = sql_str(child.path + "[*]")
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "_child_{child.table}" AS '
             f'SELECT line_no, "{parent_key}" AS "{child.parent_column}", position, cj, '
-            f"{ccols}, {cproblems} AS _problems FROM ("
+            f"{ccols}, {cproblems} AS _problems FROM (SELECT *, "
+            f"{extract_all('cj', child.fields)} AS _cv FROM ("
             f'  SELECT line_no, "{parent_key}", unnest(json_extract(j, {path})) AS cj, '
-            f"  unnest(range(1, len(json_extract(j, {path})) + 1)) AS position FROM _typed)"
+            f"  unnest(range(1, len(json_extract(j, {path})) + 1)) AS position FROM _typed))"
         )
 
 

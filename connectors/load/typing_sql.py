@@ -1,9 +1,10 @@
 """SQL that types JSON records in DuckDB and names each wire-format violation in words.
 
-For every :class:`~connectors.schemas.fields.Field` two expressions over a JSON column:
-the typed value (NULL when absent, null or malformed) and a violation sentence (NULL when the
-value is fine). The loader collects the sentences per record; a record with any goes to
-quarantine.
+For every :class:`~connectors.schemas.fields.Field` two expressions over the field's JSON
+value (``v``: the result of one multi-path ``json_extract`` per record, so each document is
+parsed once): the typed value (NULL when absent, null or malformed) and a violation sentence
+(NULL when the value is fine). The loader collects the sentences per record; a record with
+any goes to quarantine.
 """
 
 from __future__ import annotations
@@ -38,17 +39,22 @@ _RULES: dict[str, tuple[str, str | None, str]] = {
 }
 
 
+def extract_all(json_col: str, fields: tuple[Field, ...]) -> str:
+    """One ``json_extract`` for every field's path: a list whose item ``i`` is field ``i``."""
+    return f"json_extract({json_col}, [{', '.join(sql_str(f.json_path) for f in fields)}])"
+
+
 def sql_str(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
-def _raw(json_col: str, field: Field) -> str:
-    return f"json_extract_string({json_col}, {sql_str(field.json_path)})"
+def _raw(v: str) -> str:
+    return f"json_extract_string({v}, '$')"
 
 
-def _jtype(json_col: str, field: Field) -> str:
-    return f"json_type({json_col}, {sql_str(field.json_path)})"
+def _jtype(v: str) -> str:
+    return f"json_type({v})"
 
 
 def _cast(field: Field, raw: str) -> str:
@@ -75,32 +81,32 @@ def _cast(field: Field, raw: str) -> str:
     raise ValueError(f"unknown kind {kind!r} for field {field.name}")
 
 
-def typed_value(json_col: str, field: Field) -> str:
+def typed_value(v: str, field: Field) -> str:
     """Expression for the column's typed value (NULL unless the wire form is right)."""
     if field.kind == "json":
-        return f"json_extract({json_col}, {sql_str(field.json_path)})"
+        return v
     types, pattern, _ = _RULES[field.kind]
-    raw = _raw(json_col, field)
-    ok = f"{_jtype(json_col, field)} IN {types}"
+    raw = _raw(v)
+    ok = f"{_jtype(v)} IN {types}"
     if pattern:
         ok += f" AND regexp_full_match({raw}, {sql_str(pattern)})"
     return f"CASE WHEN {ok} THEN {_cast(field, raw)} END"
 
 
-def violation(json_col: str, field: Field) -> str | None:
+def violation(v: str, field: Field) -> str | None:
     """Expression for the sentence saying what is wrong with the value (NULL when fine)."""
     if field.kind == "json":
         return None
     types, pattern, words = _RULES[field.kind]
-    raw = _raw(json_col, field)
-    jtype = _jtype(json_col, field)
-    shown = f"left(coalesce(json_extract({json_col}, {sql_str(field.json_path)})::VARCHAR, ''), 80)"
+    raw = _raw(v)
+    jtype = _jtype(v)
+    shown = f"left(coalesce({v}::VARCHAR, ''), 80)"
     bad_type = f"{jtype} NOT IN {types} AND {jtype} <> 'NULL'"
     bad = bad_type
     if pattern:
         mismatch = f"NOT regexp_full_match({raw}, {sql_str(pattern)})"
         bad = f"({bad_type}) OR ({jtype} IN {types} AND {mismatch})"
     # A well-formed string that still does not convert (2026-02-30) is wrong too.
-    unconvertible = f"{jtype} IN {types} AND ({typed_value(json_col, field)}) IS NULL"
+    unconvertible = f"{jtype} IN {types} AND ({typed_value(v, field)}) IS NULL"
     message = sql_str(f"{field.name} must be {words}, got ") + f" || {shown}"
     return f"CASE WHEN ({bad}) OR ({unconvertible}) THEN {message} END"
