@@ -69,8 +69,7 @@ test: setup lint ## Lint, then the whole test suite
 # defs-folder loader derives for the project (a different name only adds warnings).
 dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's instance (run history)
 	@mkdir -p "$(DAGSTER_HOME)"
-	@[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || \
-		echo "# Dagster instance of revops local runs; empty = defaults." > "$(DAGSTER_HOME)/dagster.yaml"
+	@$(VENV)/bin/python -c "import pathlib, sys; from dagster_project.launch import write_instance_config; write_instance_config(pathlib.Path(sys.argv[1]))" "$(DAGSTER_HOME)"
 	@printf '%s\n' "load_from:" "  - python_module:" \
 		"      module_name: dagster_project.definitions" \
 		"      location_name: $(notdir $(CURDIR))" \

@@ -25,6 +25,27 @@ def revops_home() -> Path:
     return Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
 
 
+INSTANCE_YAML = """\
+# Dagster instance of revops local runs (storage: SQLite files in this directory).
+# No usage statistics leave the machine.
+telemetry:
+  enabled: false
+# DuckDB allows one writer: every step that writes the warehouse is in pool
+# "duckdb_warehouse", and no pool runs more than one step at a time, across runs too.
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def write_instance_config(dagster_home: Path) -> None:
+    """Write ``dagster.yaml`` (telemetry off, warehouse pool of one) unless one exists."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = dagster_home / "dagster.yaml"
+    if not instance_yaml.exists() or "concurrency:" not in instance_yaml.read_text():
+        instance_yaml.write_text(INSTANCE_YAML, encoding="utf-8")
+
+
 def use_local_instance(home: Path) -> Path:
     """Point ``REVOPS_HOME`` and ``DAGSTER_HOME`` at the runtime home; create the latter.
 
@@ -37,14 +58,7 @@ def use_local_instance(home: Path) -> Path:
     os.environ["REVOPS_HOME"] = str(home)
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = dagster_home / "dagster.yaml"
-    if not instance_yaml.exists():
-        # Dagster's defaults (SQLite storage in DAGSTER_HOME) are what a local run wants;
-        # the file only marks the directory as an instance on purpose.
-        instance_yaml.write_text(
-            "# Dagster instance of revops local runs; empty = defaults (SQLite here).\n",
-            encoding="utf-8",
-        )
+    write_instance_config(dagster_home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
 

@@ -94,21 +94,7 @@ def test_as_of_parsing() -> None:
         parse_as_of("2026-06-30T10:00:00")
 
 
-def _has_generator() -> bool:
-    try:
-        from connectors.sandbox import generate
-    except ImportError:
-        return False
-    return callable(generate)
-
-
-needs_generator = pytest.mark.skipif(
-    not _has_generator(), reason="connectors.sandbox.generate is not there yet"
-)
-
-
 @pytest.mark.e2e
-@needs_generator
 def test_sandbox_generate_writes_a_valid_drop(tmp_path: Path) -> None:
     from connectors.drop import inspect_drop
 
@@ -135,7 +121,6 @@ def test_sandbox_generate_writes_a_valid_drop(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-@needs_generator
 def test_demo_generates_and_runs(tmp_path: Path) -> None:
     proc = _revops("demo", "--customers", "20", "--months", "3", home=tmp_path)
 

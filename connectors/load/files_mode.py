@@ -34,6 +34,21 @@ def load_order(system: str) -> list[str]:
     return [s.name for s in SPECS[system]]
 
 
+def load_system(
+    con: duckdb.DuckDBPyConnection, home: Path, drop_dir: Path, system: str, exported_at: str
+) -> list[BatchResult]:
+    """Land and load every file of ``system`` in ``drop_dir`` (absent optional files skipped)."""
+    results = []
+    for name in load_order(system):
+        path = Path(drop_dir) / system / f"{name}.jsonl"
+        if not path.exists():
+            continue  # optional and absent: no records
+        batch = land_file(home, system, name, path, extracted_at=exported_at)
+        results.append(load_batch(con, batch, spec_for(system, name)))
+    record_source_state(con, f"files:{Path(drop_dir).resolve()}", exported_at)
+    return results
+
+
 def load_drop(
     con: duckdb.DuckDBPyConnection, home: Path, drop_dir: Path, systems: tuple[str, ...] = SYSTEMS
 ) -> LoadReport:
@@ -42,13 +57,7 @@ def load_drop(
     exported_at = inventory.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     report = LoadReport(exported_at)
     for system in systems:
-        for name in load_order(system):
-            path = Path(drop_dir) / system / f"{name}.jsonl"
-            if not path.exists():
-                continue  # optional and absent: no records
-            batch = land_file(home, system, name, path, extracted_at=exported_at)
-            report.results.append(load_batch(con, batch, spec_for(system, name)))
-    record_source_state(con, f"files:{Path(drop_dir).resolve()}", exported_at)
+        report.results.extend(load_system(con, home, drop_dir, system, exported_at))
     return report
 
 
