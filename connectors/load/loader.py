@@ -173,8 +173,19 @@ def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, lis
     return out
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: LandedBatch, spec: ObjectSpec) -> BatchResult:
-    """Load ``batch`` into the raw layer (no-op when it was loaded before)."""
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: LandedBatch,
+    spec: ObjectSpec,
+    *,
+    advance_cursor: bool = True,
+) -> BatchResult:
+    """Load ``batch`` into the raw layer (no-op when it was loaded before).
+
+    ``advance_cursor=False`` leaves ``raw_meta.cursors`` alone: api mode advances an object's
+    cursor only when every page of the extraction is loaded (Stripe lists newest first, so a
+    cursor moved after the first page would skip older records if the run failed midway).
+    """
     warehouse.ensure_tables(con, spec)
     done = con.execute(
         "SELECT records_in, loaded, quarantined, cursor_max FROM raw_meta.batches "
@@ -233,7 +244,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LandedBatch, spec: ObjectS
                 cursor_max,
             ],
         )
-        if cursor_max is not None:
+        if cursor_max is not None and advance_cursor:
             con.execute(
                 "INSERT OR REPLACE INTO raw_meta.cursors VALUES (?, ?, ?, now())",
                 [batch.system, batch.obj, cursor_max],
