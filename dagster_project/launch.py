@@ -178,9 +178,15 @@ def run_refresh(
     """
     run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if source_dir is not None:
-        run_config["resources"] = {
-            "settings": {"config": {"source_dir": str(source_dir.expanduser().resolve())}}
+        # Run config replaces the resource's whole config, so every field is given: the
+        # others are read from the environment at run time, as the resource binds them.
+        settings: dict[str, object] = {
+            "source_dir": str(source_dir.expanduser().resolve()),
+            "home": {"env": "REVOPS_HOME"},
         }
+        if "REVOPS_REPORTING_CURRENCY" in os.environ:
+            settings["reporting_currency"] = {"env": "REVOPS_REPORTING_CURRENCY"}
+        run_config["resources"] = {"settings": {"config": settings}}
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(refresh_job),

@@ -128,3 +128,12 @@ def test_demo_generates_and_runs(tmp_path: Path) -> None:
     assert (tmp_path / "sandbox" / "manifest.json").is_file()
     assert "SUCCESS" in proc.stdout
     assert "make dev" in proc.stdout
+    # The run wrote the warehouse under $REVOPS_HOME, every sandbox record loaded clean.
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    invoices = con.sql("SELECT count(*) FROM raw_stripe.invoices").fetchall()[0][0]
+    quarantined = con.sql("SELECT sum(quarantined) FROM raw_meta.batches").fetchall()[0][0]
+    con.close()
+    assert invoices > 0
+    assert quarantined == 0
