@@ -138,7 +138,9 @@ def _print_run(outcome: RunOutcome) -> None:
         print(f"  {system:<12} {count:>12,} records")
 
 
-def _launch(source_dir: Path | None, *, command: str, verbose: bool) -> RunOutcome:
+def _launch(
+    source_dir: Path | None, *, command: str, verbose: bool, source: str = "files"
+) -> RunOutcome:
     from dagster_project.launch import revops_home, run_refresh, use_local_instance
 
     home = revops_home()
@@ -148,7 +150,10 @@ def _launch(source_dir: Path | None, *, command: str, verbose: bool) -> RunOutco
     if source_dir is not None:
         tags["revops/source_dir"] = str(source_dir.resolve())
     return run_refresh(
-        source_dir=source_dir, tags=tags, log_level="INFO" if verbose else "CRITICAL"
+        source_dir=source_dir,
+        source=source,
+        tags=tags,
+        log_level="INFO" if verbose else "CRITICAL",
     )
 
 
@@ -161,10 +166,8 @@ def _report_failure(outcome: RunOutcome) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``revops run``: the whole pipeline as a Dagster run on the local instance."""
-    if args.source == "api":
-        _error("api mode arrives with the connectors issue; use --source-dir DIR for now")
-        return EXIT_UNAVAILABLE
-    outcome = _launch(args.source_dir, command="run", verbose=args.verbose)
+    source = "api" if args.source == "api" else "files"
+    outcome = _launch(args.source_dir, command="run", verbose=args.verbose, source=source)
     _print_run(outcome)
     if not outcome.success:
         return _report_failure(outcome)
@@ -190,6 +193,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  make dev     Dagster UI at {UI_URL} (this run is in its run history)")
     built = "" if warehouse.exists() else " (not built yet: arrives with the load step)"
     print(f"  warehouse    {warehouse}{built}")
+    return EXIT_OK
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    """``revops sandbox serve``: the fake vendor APIs on a drop, until interrupted."""
+    import time
+
+    from connectors.sandbox.serve import serve_all
+    from dagster_project.launch import revops_home
+
+    home = revops_home()
+    drop = (args.source_dir or home / "sandbox").resolve()
+    if not (drop / "manifest.json").exists():
+        _error(f"no source drop at {drop}: run `revops sandbox generate --out {drop}` first")
+        return EXIT_FAILED
+    served = serve_all(drop, args.faults)
+    env_file = served.write_env(home / "sandbox-api.env")
+    print(f"serving {drop} over the vendors' APIs:")
+    print(f"  stripe      {served.env['STRIPE_API_BASE']}")
+    print(f"  salesforce  {served.env['SALESFORCE_INSTANCE_URL']}")
+    print(f"  netsuite    {served.env['NETSUITE_BASE_URL']}")
+    print(f"credentials (made up for this session): {env_file}")
+    print(f"in another shell:  source {env_file} && revops run --source api")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        served.stop()
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``revops replay``: rebuild the raw layer from landing into a fresh warehouse."""
+    from connectors.load.files_mode import replay
+    from connectors.load.warehouse import connect
+    from dagster_project.launch import revops_home
+
+    home = revops_home()
+    target = home / "warehouse.duckdb"
+    fresh = home / "warehouse.replay.duckdb"
+    fresh.unlink(missing_ok=True)
+    con = connect(fresh)
+    try:
+        results = replay(con, home)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    if not results:
+        fresh.unlink(missing_ok=True)
+        _error(f"nothing landed under {home / 'landing'}: run `revops run` first")
+        return EXIT_FAILED
+    if target.exists():
+        target.replace(home / "warehouse.before-replay.duckdb")
+    fresh.replace(target)
+    loaded = sum(r.loaded for r in results)
+    quarantined = sum(r.quarantined for r in results)
+    print(
+        f"replayed {len(results)} batches: {loaded:,} records loaded, {quarantined:,} quarantined"
+    )
+    print(f"  warehouse  {target} (previous one kept as warehouse.before-replay.duckdb)")
+    print("  next       revops run  (rebuilds the marts on the replayed raw layer)")
     return EXIT_OK
 
 
@@ -239,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, required=True, metavar="DIR")
     _add_generation_args(generate)
     generate.set_defaults(func=cmd_sandbox_generate)
+    serve = sandbox_commands.add_parser("serve", help="serve a drop over the vendors' APIs")
+    serve.add_argument(
+        "--source-dir", type=Path, metavar="DIR", help="default $REVOPS_HOME/sandbox"
+    )
+    serve.add_argument(
+        "--faults", metavar="SPEC", help="e.g. rate_limit=2,server_error=1,slow=1 (see faults.py)"
+    )
+    serve.set_defaults(func=cmd_sandbox_serve)
+
+    replay = commands.add_parser("replay", help="rebuild the raw layer from landing")
+    replay.set_defaults(func=cmd_replay)
 
     run = commands.add_parser("run", help="run the pipeline as a Dagster run")
     source = run.add_mutually_exclusive_group()

@@ -158,6 +158,7 @@ def _source_metadata(
 def run_refresh(
     *,
     source_dir: Path | None = None,
+    source: str = "files",
     tags: Mapping[str, str] | None = None,
     log_level: str = "CRITICAL",
 ) -> RunOutcome:
@@ -169,6 +170,8 @@ def run_refresh(
     Args:
         source_dir: The drop directory; ``None`` keeps the resource default
             (``$REVOPS_HOME/sandbox``).
+        source: ``files`` (a drop) or ``api`` (the vendors' APIs, credentials from the
+            environment).
         tags: Extra run tags.
         log_level: Level of Dagster's console log; the default silences it (the run's event
             log in the instance keeps everything).
@@ -177,16 +180,14 @@ def run_refresh(
         The outcome, read back from the run's events.
     """
     run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    # Run config replaces the resource's whole config, so every field is given: the ones the
+    # command does not set are read from the environment at run time, as the resource binds.
+    settings: dict[str, object] = {"home": {"env": "REVOPS_HOME"}, "source": source}
     if source_dir is not None:
-        # Run config replaces the resource's whole config, so every field is given: the
-        # others are read from the environment at run time, as the resource binds them.
-        settings: dict[str, object] = {
-            "source_dir": str(source_dir.expanduser().resolve()),
-            "home": {"env": "REVOPS_HOME"},
-        }
-        if "REVOPS_REPORTING_CURRENCY" in os.environ:
-            settings["reporting_currency"] = {"env": "REVOPS_REPORTING_CURRENCY"}
-        run_config["resources"] = {"settings": {"config": settings}}
+        settings["source_dir"] = str(source_dir.expanduser().resolve())
+    if "REVOPS_REPORTING_CURRENCY" in os.environ:
+        settings["reporting_currency"] = {"env": "REVOPS_REPORTING_CURRENCY"}
+    run_config["resources"] = {"settings": {"config": settings}}
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(refresh_job),

@@ -13,9 +13,13 @@ REPO = Path(__file__).resolve().parent.parent
 REVOPS = Path(sys.executable).parent / "revops"
 
 
-def _revops(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+def _revops(
+    *args: str, home: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env["REVOPS_HOME"] = str(home)
+    env.update(extra_env or {})
+    home.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [str(REVOPS), *args],
         cwd=home,
@@ -77,11 +81,59 @@ def test_later_commands_say_not_available_yet(tmp_path: Path, args: list[str]) -
 
 
 @pytest.mark.unit
-def test_api_mode_not_available_yet(tmp_path: Path) -> None:
+def test_api_mode_without_credentials_says_which_variable(tmp_path: Path) -> None:
+    env_names = [k for k in os.environ if k.startswith(("STRIPE_", "SALESFORCE_", "NETSUITE_"))]
+    assert env_names == []  # the test machine holds no vendor credentials
     proc = _revops("run", "--source", "api", home=tmp_path)
 
-    assert proc.returncode == 2
-    assert "api mode" in _last_stderr_line(proc)
+    assert proc.returncode != 0
+    last = _last_stderr_line(proc)
+    assert "api mode needs" in last and "set it in the environment" in last
+
+
+@pytest.mark.e2e
+def test_api_mode_run_against_the_served_fakes_then_replay(tmp_path: Path) -> None:
+    from connectors.sandbox import generate
+    from connectors.sandbox.serve import serve_all
+
+    drop = tmp_path / "drop"
+    generate(drop, customers=40, months=6, progress=False)
+    served = serve_all(drop, "rate_limit=1,server_error=1")
+    try:
+        env = {**served.env}
+        proc = _revops("run", "--source", "api", home=tmp_path / "home", extra_env=env)
+    finally:
+        served.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert served.env["STRIPE_API_KEY"] not in proc.stdout + proc.stderr  # never shown
+    import duckdb
+
+    warehouse = tmp_path / "home" / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    counts = con.sql(
+        "SELECT (SELECT count(*) FROM raw_stripe.invoices), "
+        "(SELECT count(*) FROM raw_salesforce.opportunity), "
+        "(SELECT count(*) FROM raw_netsuite.transaction), "
+        "(SELECT count(*) FROM raw_stripe.meter_events)"
+    ).fetchall()[0]
+    con.close()
+    expected = tuple(
+        sum(1 for _ in (drop / rel).open())
+        for rel in (
+            "stripe/invoices.jsonl",
+            "salesforce/Opportunity.jsonl",
+            "netsuite/transaction.jsonl",
+            "stripe/meter_events.jsonl",
+        )
+    )
+    assert counts == expected
+
+    replayed = _revops("replay", home=tmp_path / "home")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed" in replayed.stdout
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.sql("SELECT count(*) FROM raw_stripe.invoices").fetchall()[0][0] == expected[0]
+    con.close()
 
 
 @pytest.mark.unit

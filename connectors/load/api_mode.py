@@ -23,6 +23,7 @@ from connectors.api.stripe_api import extract_stripe
 from connectors.landing import land_file, land_page
 from connectors.load.files_mode import record_source_state
 from connectors.load.loader import BatchResult, load_batch
+from connectors.load.warehouse import ensure_system_tables
 from connectors.schemas import spec_for
 
 
@@ -124,6 +125,7 @@ def load_api_system(
 ) -> list[BatchResult]:
     """Extract ``system`` incrementally, landing and loading page by page."""
     extracted_at = extracted_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ensure_system_tables(con, system)
     results: list[BatchResult] = []
     newest: dict[str, str | None] = {}
     for page in _pages(system, source, cursors(con, system), policy or RetryPolicy()):

@@ -10,6 +10,7 @@ import duckdb
 from connectors.drop import SYSTEMS, inspect_drop
 from connectors.landing import LandedBatch, land_file, list_batches
 from connectors.load.loader import BatchResult, load_batch
+from connectors.load.warehouse import ensure_system_tables
 from connectors.schemas import SPECS, spec_for
 
 
@@ -38,6 +39,7 @@ def load_system(
     con: duckdb.DuckDBPyConnection, home: Path, drop_dir: Path, system: str, exported_at: str
 ) -> list[BatchResult]:
     """Land and load every file of ``system`` in ``drop_dir`` (absent optional files skipped)."""
+    ensure_system_tables(con, system)
     results = []
     for name in load_order(system):
         path = Path(drop_dir) / system / f"{name}.jsonl"

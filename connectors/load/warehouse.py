@@ -53,3 +53,11 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
             f'CREATE TABLE IF NOT EXISTS {schema}.{child.table} ("{child.parent_column}" VARCHAR, '
             f"position INTEGER, {ccols}, _payload JSON, _batch_id VARCHAR)"
         )
+
+
+def ensure_system_tables(con: duckdb.DuckDBPyConnection, system: str) -> None:
+    """Create every raw table of ``system``: an object with no file yet is an empty table."""
+    from connectors.schemas import SPECS
+
+    for spec in SPECS[system]:
+        ensure_tables(con, spec)

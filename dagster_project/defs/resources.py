@@ -13,6 +13,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from connectors.load.api_mode import NetSuiteSource, SalesforceSource, StripeSource
+
 DEFAULT_HOME = "data"
 DEFAULT_REPORTING_CURRENCY = "USD"
 
@@ -32,6 +34,10 @@ class RevopsSettings(dg.ConfigurableResource):
         default=DEFAULT_REPORTING_CURRENCY,
         description="REVOPS_REPORTING_CURRENCY: ISO 4217 code metrics are reported in.",
     )
+    source: str = Field(
+        default="files",
+        description="REVOPS_SOURCE: 'files' (a source drop) or 'api' (the vendors' APIs).",
+    )
 
     @property
     def home_path(self) -> Path:
@@ -46,7 +52,85 @@ class RevopsSettings(dg.ConfigurableResource):
         return self.home_path / "sandbox"
 
 
-def _env_or(name: str, default: str) -> str | dg.EnvVar:
+class StripeApi(dg.ConfigurableResource):
+    """Stripe in api mode. The key is only ever read from STRIPE_API_KEY at run time."""
+
+    api_key: str | None = Field(default=None, description="STRIPE_API_KEY")
+    base_url: str = Field(default="https://api.stripe.com", description="STRIPE_API_BASE")
+    usage_export: str | None = Field(
+        default=None, description="REVOPS_USAGE_EXPORT: the product's meter_events.jsonl"
+    )
+
+    def source(self) -> StripeSource:
+        _require("STRIPE_API_KEY", self.api_key)
+        usage = Path(self.usage_export) if self.usage_export else None
+        return StripeSource(str(self.api_key), self.base_url, usage_export=usage)
+
+
+class SalesforceApi(dg.ConfigurableResource):
+    """Salesforce in api mode (OAuth client credentials flow of a connected app)."""
+
+    instance_url: str | None = Field(default=None, description="SALESFORCE_INSTANCE_URL")
+    client_id: str | None = Field(default=None, description="SALESFORCE_CLIENT_ID")
+    client_secret: str | None = Field(default=None, description="SALESFORCE_CLIENT_SECRET")
+    ca_bundle: str | None = Field(default=None, description="SALESFORCE_CA_BUNDLE")
+
+    def source(self) -> SalesforceSource:
+        _require("SALESFORCE_INSTANCE_URL", self.instance_url)
+        _require("SALESFORCE_CLIENT_ID", self.client_id)
+        _require("SALESFORCE_CLIENT_SECRET", self.client_secret)
+        return SalesforceSource(
+            str(self.instance_url),
+            str(self.client_id),
+            str(self.client_secret),
+            self.ca_bundle or True,
+        )
+
+
+class NetSuiteApi(dg.ConfigurableResource):
+    """NetSuite SuiteQL in api mode (token-based auth, HMAC-SHA256)."""
+
+    base_url: str | None = Field(default=None, description="NETSUITE_BASE_URL")
+    account_id: str | None = Field(default=None, description="NETSUITE_ACCOUNT_ID")
+    consumer_key: str | None = Field(default=None, description="NETSUITE_CONSUMER_KEY")
+    consumer_secret: str | None = Field(default=None, description="NETSUITE_CONSUMER_SECRET")
+    token_id: str | None = Field(default=None, description="NETSUITE_TOKEN_ID")
+    token_secret: str | None = Field(default=None, description="NETSUITE_TOKEN_SECRET")
+    ca_bundle: str | None = Field(default=None, description="NETSUITE_CA_BUNDLE")
+
+    def source(self) -> NetSuiteSource:
+        for name in (
+            "base_url",
+            "account_id",
+            "consumer_key",
+            "consumer_secret",
+            "token_id",
+            "token_secret",
+        ):
+            _require(f"NETSUITE_{name.upper()}", getattr(self, name))
+        return NetSuiteSource(
+            str(self.base_url),
+            str(self.account_id),
+            str(self.consumer_key),
+            str(self.consumer_secret),
+            str(self.token_id),
+            str(self.token_secret),
+            self.ca_bundle or True,
+        )
+
+
+class MissingCredential(ValueError):
+    """api mode needs an environment variable that is not set."""
+
+
+def _require(name: str, value: object) -> None:
+    if not value:
+        raise MissingCredential(
+            f"api mode needs {name}: set it in the environment (never in code or config files)"
+        )
+
+
+def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
     """``dg.EnvVar(name)`` when the variable is set, so its value is read at run time only."""
     return dg.EnvVar(name) if name in os.environ else default
 
@@ -59,6 +143,30 @@ def resources() -> dg.Definitions:
             "settings": RevopsSettings(
                 home=_env_or("REVOPS_HOME", DEFAULT_HOME),
                 reporting_currency=_env_or("REVOPS_REPORTING_CURRENCY", DEFAULT_REPORTING_CURRENCY),
-            )
+                source=_env_or("REVOPS_SOURCE", "files"),
+            ),
+            "stripe_api": StripeApi(
+                api_key=_env_or("STRIPE_API_KEY", None),
+                base_url=_env_or("STRIPE_API_BASE", "https://api.stripe.com"),
+                usage_export=_env_or("REVOPS_USAGE_EXPORT", None),
+            ),
+            "salesforce_api": SalesforceApi(
+                **{f: _env_or(f"SALESFORCE_{f.upper()}", None) for f in SALESFORCE_FIELDS}
+            ),
+            "netsuite_api": NetSuiteApi(
+                **{f: _env_or(f"NETSUITE_{f.upper()}", None) for f in NETSUITE_FIELDS}
+            ),
         }
     )
+
+
+SALESFORCE_FIELDS = ("instance_url", "client_id", "client_secret", "ca_bundle")
+NETSUITE_FIELDS = (
+    "base_url",
+    "account_id",
+    "consumer_key",
+    "consumer_secret",
+    "token_id",
+    "token_secret",
+    "ca_bundle",
+)

@@ -11,10 +11,18 @@ import dagster as dg
 
 from connectors.drop import inspect_drop
 from connectors.errors import ConnectorError
+from connectors.load.api_mode import load_api_system
 from connectors.load.files_mode import load_system
+from connectors.load.loader import BatchResult
 from connectors.load.warehouse import connect
 from connectors.schemas import SPECS
-from dagster_project.defs.resources import RevopsSettings
+from dagster_project.defs.resources import (
+    MissingCredential,
+    NetSuiteApi,
+    RevopsSettings,
+    SalesforceApi,
+    StripeApi,
+)
 
 RAW_GROUP = "raw"
 OWNERS = {"salesforce": "team:revops", "stripe": "team:engineering", "netsuite": "team:finance"}
@@ -32,14 +40,22 @@ def raw_table_keys(system: str) -> list[tuple[dg.AssetKey, str]]:
     return out
 
 
+def _extract_and_load(con, settings: RevopsSettings, system: str, api) -> list[BatchResult]:
+    """Files mode reads the drop; api mode extracts incrementally through the vendor's API."""
+    try:
+        if settings.source == "api":
+            return load_api_system(con, settings.home_path, system, api.source())
+        inventory = inspect_drop(settings.source_path)
+        exported_at = inventory.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return load_system(con, settings.home_path, settings.source_path, system, exported_at)
+    except (ConnectorError, MissingCredential) as err:
+        raise dg.Failure(description=str(err), allow_retries=False) from None
+
+
 def _describe(system: str, key: dg.AssetKey) -> str:
     if key.path[-1] == "quarantine":
         return f"{system} records that failed validation, with batch, file, line and the rule"
     return f"{system} records typed and validated into {'.'.join(key.path)} (latest version wins)"
-
-
-def _fail(err: ConnectorError) -> dg.Failure:
-    return dg.Failure(description=str(err), allow_retries=False)
 
 
 def build_raw_assets(system: str) -> dg.AssetsDefinition:
@@ -57,18 +73,19 @@ def build_raw_assets(system: str) -> dg.AssetsDefinition:
     ]
 
     @dg.multi_asset(name=f"raw_{system}", specs=specs, pool="duckdb_warehouse")
-    def _load(context: dg.AssetExecutionContext, settings: RevopsSettings):
+    def _load(
+        context: dg.AssetExecutionContext,
+        settings: RevopsSettings,
+        stripe_api: StripeApi,
+        salesforce_api: SalesforceApi,
+        netsuite_api: NetSuiteApi,
+    ):
         home = settings.home_path
-        try:
-            inventory = inspect_drop(settings.source_path)
-        except ConnectorError as err:
-            raise _fail(err) from None
-        exported_at = inventory.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         con = connect(home / "warehouse.duckdb")
         try:
-            results = {
-                r.obj: r for r in load_system(con, home, settings.source_path, system, exported_at)
-            }
+            apis = {"stripe": stripe_api, "salesforce": salesforce_api, "netsuite": netsuite_api}
+            loaded = _extract_and_load(con, settings, system, apis[system])
+            results = {r.obj: r for r in loaded}
             for key, obj in keys:
                 table = ".".join(key.path)
                 rows = con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]

@@ -23,6 +23,9 @@ def source_drop(
     context: dg.AssetExecutionContext, settings: RevopsSettings
 ) -> dg.MaterializeResult:
     """Check the drop directory and record its as-of instant and per-file record counts."""
+    if settings.source == "api":
+        # api mode has no drop: the raw assets extract from the vendors' APIs directly.
+        return dg.MaterializeResult(metadata={"mode": "api"})
     try:
         inventory = inspect_drop(settings.source_path)
     except SourceDropError as err:
