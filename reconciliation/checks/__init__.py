@@ -1,0 +1,1 @@
+"""One module per reconciliation check; each defines ``CHECK`` (see ``catalog.py``)."""

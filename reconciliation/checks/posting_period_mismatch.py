@@ -1,0 +1,39 @@
+"""A NetSuite invoice posted to another period than the one its Stripe invoice belongs to."""
+
+from reconciliation.catalog import Check
+
+CHECK = Check(
+    check_id="posting_period_mismatch",
+    title="Invoice posted to the wrong period",
+    compares=("stripe", "netsuite"),
+    record_system="netsuite",
+    owner="finance",
+    sql="""
+    with monthly as (
+        select * from core.accounting_periods where not is_quarter and not is_year and not is_adjust
+    ),
+    pairs as (
+        select t.transaction_id, t.posting_period_id, i.invoice_id, i.customer_id, i.entity,
+               i.currency, i.total, i.finalized_at, p.posting_period_id as expected_period_id,
+               p.period_name as expected_name, q.period_name as actual_name
+        from core.erp_transactions t
+        join core.invoices i on i.invoice_id = t.external_id and i.is_finalized
+        left join monthly p
+          on cast(i.finalized_at as date) between p.start_date and p.end_date
+        left join core.accounting_periods q on q.posting_period_id = t.posting_period_id
+        where t.type = 'CustInvc' and not t.is_voided
+    )
+    select
+        cast(transaction_id as varchar) as record_id,
+        customer_id,
+        entity,
+        currency,
+        total as amount,
+        posting_period_id is distinct from expected_period_id as is_exception,
+        'NetSuite invoice ' || transaction_id || ' for Stripe invoice ' || invoice_id
+            || ' (finalized ' || strftime(finalized_at, '%Y-%m-%d') || ') is posted in '
+            || coalesce(actual_name, 'period ' || posting_period_id) || ' instead of '
+            || coalesce(expected_name, 'the period of its finalization') as detail
+    from pairs
+    """,
+)
