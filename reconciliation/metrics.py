@@ -1,0 +1,141 @@
+"""Operational metrics of reconciliation (reconciliation-checks.md), computed in the warehouse.
+
+Each function runs one query and returns plain rows (lists of dicts), for the finance report,
+Dagster metadata and the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+AGE_BUCKETS = ("0-2 days", "3-7 days", "8-30 days", "> 30 days")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict]:
+    rel = con.execute(sql, params or [])
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+
+def as_of(con: duckdb.DuckDBPyConnection) -> Any:
+    """The as-of instant of the latest reconciliation run."""
+    return con.sql("SELECT max(as_of) FROM recon.check_runs").fetchall()[0][0]
+
+
+def posting_latency(con: duckdb.DuckDBPyConnection, sla_days: float = 2) -> list[dict]:
+    """Invoice posting latency (finalized -> CustInvc created) p50/p95/max hours by entity."""
+    return _rows(
+        con,
+        """
+        WITH first_posting AS (
+            SELECT external_id, min(created_at) AS posted_at FROM core.erp_transactions
+            WHERE type = 'CustInvc' AND NOT is_voided GROUP BY ALL
+        ),
+        lat AS (
+            SELECT i.entity, epoch(f.posted_at - i.finalized_at) / 3600.0 AS hours
+            FROM core.invoices i JOIN first_posting f ON f.external_id = i.invoice_id
+            WHERE i.is_finalized
+        )
+        SELECT coalesce(entity, '?') AS entity, count(*) AS invoices,
+               round(quantile_cont(hours, 0.5), 1) AS p50_hours,
+               round(quantile_cont(hours, 0.95), 1) AS p95_hours,
+               round(max(hours), 1) AS max_hours,
+               count(*) FILTER (hours > ? * 24) AS over_sla
+        FROM lat GROUP BY ALL ORDER BY entity
+        """,
+        [sla_days],
+    )
+
+
+def match_rates(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Matched / checked per check and entity, from the latest run."""
+    return _rows(
+        con,
+        """
+        SELECT check_id, entity, records_checked,
+               records_checked - exceptions AS matched,
+               CASE WHEN records_checked = 0 THEN NULL
+                    ELSE round(1 - exceptions / records_checked, 4) END AS match_rate
+        FROM recon.check_entity_runs
+        WHERE run_id = (SELECT run_id FROM recon.check_runs ORDER BY ran_at DESC LIMIT 1)
+        ORDER BY check_id, entity
+        """,
+    )
+
+
+def open_by_owner_and_age(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Open exceptions and amount at risk by owner, check, entity and age bucket."""
+    return _rows(
+        con,
+        """
+        WITH open_ex AS (
+            SELECT *, date_diff('day', first_seen_at,
+                                (SELECT max(as_of) FROM recon.check_runs)) AS age_days
+            FROM recon.exceptions WHERE status = 'open'
+        )
+        SELECT owner, check_id, coalesce(entity, '?') AS entity,
+               CASE WHEN age_days <= 2 THEN '0-2 days' WHEN age_days <= 7 THEN '3-7 days'
+                    WHEN age_days <= 30 THEN '8-30 days' ELSE '> 30 days' END AS age_bucket,
+               count(*) AS exceptions, sum(amount_at_risk_reporting) AS amount_at_risk
+        FROM open_ex GROUP BY ALL ORDER BY owner, check_id, entity, age_bucket
+        """,
+    )
+
+
+def activation_lag(con: duckdb.DuckDBPyConnection) -> dict:
+    """Days from a deal's close date to its subscription's start, p50 and p95."""
+    rows = _rows(
+        con,
+        """
+        WITH lag AS (
+            SELECT date_diff('day', c.close_date, cast(s.started_at AS DATE)) AS days
+            FROM core.contracts c
+            JOIN core.subscriptions s ON s.crm_opportunity_id = c.opportunity_id
+            WHERE c.is_won
+        )
+        SELECT count(*) AS deals, quantile_cont(days, 0.5) AS p50_days,
+               quantile_cont(days, 0.95) AS p95_days
+        FROM lag
+        """,
+    )
+    return rows[0]
+
+
+def summary_by_owner(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Open exceptions and amount at risk per owner (the routing view)."""
+    return _rows(
+        con,
+        """
+        SELECT owner, count(*) AS open_exceptions,
+               coalesce(sum(amount_at_risk_reporting), 0) AS amount_at_risk,
+               count(*) FILTER (severity = 'high') AS high
+        FROM recon.exceptions WHERE status = 'open' GROUP BY owner ORDER BY amount_at_risk DESC
+        """,
+    )
+
+
+def latest_check_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return _rows(
+        con,
+        """
+        SELECT * FROM recon.check_runs
+        WHERE run_id = (SELECT run_id FROM recon.check_runs ORDER BY ran_at DESC LIMIT 1)
+        ORDER BY check_id
+        """,
+    )
+
+
+def top_exceptions(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    return _rows(
+        con,
+        """
+        SELECT check_id, owner, severity, record_id, entity, amount_at_risk_reporting,
+               first_seen_at, detail
+        FROM recon.exceptions WHERE status = 'open'
+        ORDER BY amount_at_risk_reporting DESC NULLS LAST, first_seen_at, check_id, record_id
+        LIMIT ?
+        """,
+        [limit],
+    )
