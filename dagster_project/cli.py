@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -260,12 +260,76 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def command(_args: argparse.Namespace) -> int:
-        _error(f"{name} is not available yet: arrives with the reconciliation issue")
-        return EXIT_UNAVAILABLE
+def _serving_connection():
+    """A read-only connection to the serving snapshot, or None with the reason printed."""
+    import duckdb
 
-    return command
+    from dagster_project.launch import revops_home
+
+    path = revops_home() / "serving" / "revenue.duckdb"
+    if not path.exists():
+        _error(f"no serving snapshot at {path}: run `revops run` (or `revops demo`) first")
+        return None
+    return duckdb.connect(str(path), read_only=True)
+
+
+def cmd_exceptions(args: argparse.Namespace) -> int:
+    """``revops exceptions``: the queue from the serving snapshot, largest amount first."""
+    from reconciliation.queue import COLUMNS, QueueError, QueueFilter, exceptions
+
+    con = _serving_connection()
+    if con is None:
+        return EXIT_FAILED
+    try:
+        rows = exceptions(con, QueueFilter(args.owner, args.status, args.check, args.entity))
+    except QueueError as err:
+        _error(str(err))
+        return EXIT_FAILED
+    finally:
+        con.close()
+    limit = args.limit or len(rows)
+    widths = (8, 11, 27, 32, 6, 14, 9, 10)
+    header = COLUMNS[:-1]
+    print("  ".join(h[:w].ljust(w) for h, w in zip(header, widths, strict=True)) + "  detail")
+    for row in rows[:limit]:
+        cells = [
+            (
+                f"{v:,.2f}"
+                if isinstance(v, float | int) and i == 5
+                else str(v)[:10]
+                if i == 7
+                else str(v)
+            )
+            for i, v in enumerate(row[:-1])
+        ]
+        print(
+            "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + row[-1]
+        )
+    total = sum(float(r[5] or 0) for r in rows)
+    print(f"{len(rows):,} exceptions, {total:,.2f} at risk (reporting currency)")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``revops report``: write the finance report again from the serving snapshot."""
+    import os
+
+    from dagster_project.launch import revops_home
+    from reconciliation.report import write_report
+
+    con = _serving_connection()
+    if con is None:
+        return EXIT_FAILED
+    try:
+        run_id = con.sql("SELECT run_id FROM recon.check_runs ORDER BY ran_at DESC LIMIT 1")
+        run = run_id.fetchall()[0][0]
+        path = write_report(
+            con, revops_home() / "reports", run, os.environ.get("REVOPS_REPORTING_CURRENCY", "USD")
+        )
+    finally:
+        con.close()
+    print(f"finance report: {path}")
+    return EXIT_OK
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -329,10 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
     exceptions.add_argument("--owner", metavar="TEAM")
     exceptions.add_argument("--status", choices=["open", "resolved", "all"], default="open")
     exceptions.add_argument("--check", metavar="ID")
-    exceptions.set_defaults(func=_not_yet("revops exceptions"))
+    exceptions.add_argument("--entity", metavar="CODE", help="US, UK, DE, ...")
+    exceptions.add_argument("--limit", type=_positive_int, metavar="N", help="show the top N")
+    exceptions.set_defaults(func=cmd_exceptions)
 
     report = commands.add_parser("report", help="(re)write the finance report")
-    report.set_defaults(func=_not_yet("revops report"))
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -73,11 +73,12 @@ def test_run_valid_drop_is_in_run_history(tmp_path: Path, minimal_drop: Path) ->
 @pytest.mark.parametrize(
     "args", [["exceptions", "--owner", "finance", "--status", "all"], ["report"]]
 )
-def test_later_commands_say_not_available_yet(tmp_path: Path, args: list[str]) -> None:
+def test_queue_commands_need_a_snapshot_first(tmp_path: Path, args: list[str]) -> None:
     proc = _revops(*args, home=tmp_path)
 
-    assert proc.returncode == 2
-    assert "not available yet" in _last_stderr_line(proc)
+    assert proc.returncode != 0
+    last = _last_stderr_line(proc)
+    assert "no serving snapshot" in last and "revops run" in last
 
 
 @pytest.mark.unit
