@@ -20,7 +20,7 @@ BENCH_DIR    ?= $(REVOPS_HOME)/bench
 UI_HOST      := 127.0.0.1
 UI_PORT      := 3000
 
-.PHONY: help setup dbt-prepare demo test lint dev bench
+.PHONY: help setup browser dbt-prepare demo test lint dev bench
 
 help: ## List the targets
 	@echo "revops - make targets (REVOPS_HOME=$(REVOPS_HOME))"
@@ -61,8 +61,14 @@ lint: setup ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
+# Debian's Chromium renders the finance report in the tests (headless, no browser download).
+browser: ## Install Debian's chromium for the report test when it is missing
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the headless report test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 # pytest's exit code is make's: 5 (no tests collected) fails the target like any failure.
-test: setup lint ## Lint, then the whole test suite
+test: setup lint browser dbt-prepare ## Lint, then the whole test suite
 	$(VENV)/bin/pytest
 
 # The workspace names the code location after the checkout directory, the name Dagster's
