@@ -1,0 +1,60 @@
+"""The daily schedule and the new-drop sensor, evaluated on real directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.definitions import defs
+from dagster_project.defs.schedules import new_source_drop
+
+pytestmark = pytest.mark.unit
+
+
+def write_drop(folder: Path, exported_at: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"exported_at": exported_at}))
+    return folder
+
+
+def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+    context = dg.build_sensor_context(cursor=cursor)
+    result = list(new_source_drop(context))
+    return [r for r in result if isinstance(r, dg.RunRequest)], context.cursor
+
+
+def test_each_new_drop_starts_exactly_one_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    monkeypatch.setenv("REVOPS_INBOX", str(inbox))
+    assert evaluate(None)[0] == []
+
+    first = write_drop(inbox / "2026-06-30", "2026-06-30T23:59:59Z")
+    requests, cursor = evaluate(None)
+    assert [r.run_config["resources"]["settings"]["config"]["source_dir"] for r in requests] == [
+        str(first.resolve())
+    ]
+    assert evaluate(cursor)[0] == []  # the same drop never starts a second run
+
+    second = write_drop(inbox / "2026-07-01", "2026-07-01T23:59:59Z")
+    requests, cursor2 = evaluate(cursor)
+    assert [r.tags["revops/source_dir"] for r in requests] == [str(second.resolve())]
+    assert len({r.run_key for r in requests}) == 1
+    assert evaluate(cursor2)[0] == []
+
+    # Re-exported in place (a new manifest) is a new drop.
+    (first / "manifest.json").write_text(
+        json.dumps({"exported_at": "2026-06-30T23:59:59Z", "v": 2})
+    )
+    assert len(evaluate(cursor2)[0]) == 1
+
+
+def test_schedule_and_sensor_target_refresh() -> None:
+    d = defs()
+    schedule = d.resolve_schedule_def("daily_refresh")
+    assert schedule.job_name == "refresh" and schedule.cron_schedule == "0 6 * * *"
+    assert d.resolve_sensor_def("new_source_drop").job_name == "refresh"
