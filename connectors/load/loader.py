@@ -78,7 +78,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
     con.register("_lines", table)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _parsed AS SELECT line_no, text, "
-        "CASE WHEN json_valid(text) THEN json(text) END AS j FROM _lines"
+        "json_valid(text) AS is_json FROM _lines"
     )
     con.unregister("_lines")
     cols, problems = _select_typed(spec.fields, "_v")
@@ -93,7 +93,8 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT line_no, j, {key_raw} AS _record_id, "
         f"md5(j::VARCHAR) AS _digest, {cols}, {problems} AS _problems "
-        f"FROM (SELECT *, {extract_all('j', spec.fields)} AS _v FROM _parsed "
+        f"FROM (SELECT *, {extract_all('j', spec.fields)} AS _v FROM "
+        "(SELECT line_no, json(text) AS j FROM _parsed WHERE is_json) "
         "WHERE json_type(j) = 'OBJECT')"
     )
     modified = spec.modified_at or "NULL::TIMESTAMPTZ"
@@ -116,7 +117,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
 def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, list[str]]:
     """Line number -> every rule the record breaks."""
     out: dict[int, list[str]] = defaultdict(list)
-    for line_no, text in con.sql("SELECT line_no, text FROM _parsed WHERE j IS NULL").fetchall():
+    for line_no, text in con.sql("SELECT line_no, text FROM _parsed WHERE NOT is_json").fetchall():
         try:
             json.loads(text)
             reason = "line is not valid JSON"
@@ -124,7 +125,7 @@ def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, lis
             reason = f"line is not valid JSON ({exc.msg} at column {exc.colno})"
         out[line_no].append(reason + ": fix or re-export the record")
     for line_no, jtype in con.sql(
-        "SELECT line_no, json_type(j) FROM _parsed WHERE j IS NOT NULL AND json_type(j) <> 'OBJECT'"
+        "SELECT line_no, json_type(text) FROM _parsed WHERE is_json AND json_type(text) <> 'OBJECT'"
     ).fetchall():
         out[line_no].append(f"line is a JSON {jtype.lower()}, not an object")
     tables = [("_typed", spec.fields, "line_no")] + [
@@ -196,9 +197,11 @@ def load_batch(
         r = done[0]
         return BatchResult(batch.batch_id, batch.system, batch.obj, r[0], r[1], r[2], True, r[3])
     good, bad_utf8 = _split_lines(batch.read())
+    n_good = len(good)
     _stage(con, spec, good)
+    del good  # DuckDB holds the lines now; the Python copy can go
     problems = _problems(con, spec)
-    records_in = len(good) + len(bad_utf8)
+    records_in = n_good + len(bad_utf8)
     rows = [
         (batch.batch_id, batch.source, line, batch.obj, None, rule, payload)
         for line, (rule, payload) in bad_utf8.items()
@@ -253,6 +256,8 @@ def load_batch(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        _drop_staging(con, spec)
     return BatchResult(
         batch.batch_id, batch.system, batch.obj, records_in, loaded, quarantined, False, cursor_max
     )
@@ -267,7 +272,7 @@ def _merge(
     match = " AND ".join(f't."{k}" = s."{k}"' for k in spec.key)
     cols = ", ".join(f'"{f.name}"' for f in spec.fields)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _valid AS SELECT * FROM _typed "
+        f"CREATE OR REPLACE TEMP TABLE _valid AS SELECT line_no, {key}, _modified_at FROM _typed "
         f"WHERE line_no NOT IN (SELECT line_no FROM _bad_lines) "
         f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY line_no) = 1"
     )
@@ -282,7 +287,8 @@ def _merge(
     con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM _winners s WHERE {match})")
     con.execute(
         f"INSERT INTO {target} ({cols}, _payload, _batch_id, _line, _modified_at) "
-        f"SELECT {cols}, j, {sql_str(batch.batch_id)}, line_no, _modified_at FROM _winners"
+        f"SELECT {cols}, j, {sql_str(batch.batch_id)}, line_no, _modified_at FROM _typed "
+        "WHERE line_no IN (SELECT line_no FROM _winners) ORDER BY line_no"
     )
     for child in spec.children:
         _merge_child(con, spec, child, batch)
@@ -304,6 +310,15 @@ def _merge_child(
     )
 
 
+def _drop_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
+    """Free the batch's temp tables (a large batch's JSON is the bulk of the memory)."""
+    tables = ["_parsed", "_typed", "_valid", "_winners"] + [
+        f"_child_{c.table}" for c in spec.children
+    ]
+    for table in tables:
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
 def _cursor(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> str | None:
     """The batch's largest cursor value, written as the vendor's API filters take it."""
     if spec.cursor is None:
@@ -314,5 +329,7 @@ def _cursor(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> str | None:
         "sf_datetime": f"strftime(max(\"{f.name}\"), '%Y-%m-%dT%H:%M:%SZ')",
         "ns_timestamp": f"strftime(max(\"{f.name}\"), '%Y-%m-%d %H:%M:%S')",
     }[f.kind]
-    value = con.sql(f"SELECT {fmt} FROM _valid").fetchall()[0][0]
+    value = con.sql(
+        f"SELECT {fmt} FROM _typed WHERE line_no IN (SELECT line_no FROM _valid)"
+    ).fetchall()[0][0]
     return value
