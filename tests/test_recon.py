@@ -12,13 +12,15 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from connectors.load.files_mode import load_drop
 from connectors.load.warehouse import connect
@@ -273,6 +275,29 @@ def test_a_failed_run_changes_nothing(built: tuple[Path, Path], tmp_path: Path) 
     assert after == before and events == [(0,)]
 
 
+@contextmanager
+def open_browser() -> Iterator[Browser]:
+    """Debian's chromium (installed by `make browser`), driven headless by Playwright."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is installed by `make test` (make browser)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
 def test_finance_report_renders_in_headless_chromium(
     built: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -282,39 +307,26 @@ def test_finance_report_renders_in_headless_chromium(
     con = duckdb.connect(str(serving), read_only=True)
     report = write_report(con, home / "reports", "run-1")
     con.close()
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is installed by `make test` (make browser)"
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"finance-report-{drop.parent.name}.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--window-size=1280,2400",
-    ]
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    subprocess.run(
-        [chromium, *flags, f"--screenshot={shot}", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    assert console == [], console
-    assert 'data-ready="true"' in dom.stdout  # the page's script ran to its end
-    assert dom.stdout.count('class="bar bar-') > 10  # the MRR bridge chart has its bars
-    assert 'id="by-owner"' in dom.stdout and 'id="aging"' in dom.stdout
+    with open_browser() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+        page.on(
+            "console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None
+        )
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on(
+            "request",
+            lambda r: (
+                problems.append(f"fetched {r.url}") if not r.url.startswith("file:") else None
+            ),
+        )
+        page.goto(report.as_uri())
+        page.wait_for_selector("body[data-ready='true']")
+        bars = page.locator("#mrr-bridge rect.bar").count()
+        boxes = page.locator("#mrr-bridge").bounding_box()
+        page.screenshot(path=str(shot), full_page=True)
+    assert problems == []  # no console errors, nothing fetched: the file is self-contained
+    assert bars > 10 and boxes is not None and boxes["width"] > 400  # the bridge chart is drawn
     assert shot.stat().st_size > 20_000
