@@ -188,12 +188,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_run(outcome)
     if not outcome.success:
         return _report_failure(outcome)
-    warehouse = home / "warehouse.duckdb"
+    _print_finance_summary(home)
     print("next:")
-    print(f"  make dev     Dagster UI at {UI_URL} (this run is in its run history)")
-    built = "" if warehouse.exists() else " (not built yet: arrives with the load step)"
-    print(f"  warehouse    {warehouse}{built}")
+    print(f"  make dev           Dagster UI at {UI_URL} (this run is in its run history)")
+    print("  revops exceptions  the exception queue (--owner finance|revops|engineering|billing)")
+    print(
+        f"  analysts           duckdb {home / 'serving' / 'revenue.duckdb'} (core, metrics, recon)"
+    )
     return EXIT_OK
+
+
+def _print_finance_summary(home: Path) -> None:
+    """MRR, the open exceptions by owner and the report's path, from the serving snapshot."""
+    import duckdb
+
+    from reconciliation.metrics import summary_by_owner
+
+    serving = home / "serving" / "revenue.duckdb"
+    if not serving.exists():
+        return
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        head = con.sql(
+            "SELECT month, mrr, arr, active_customers FROM metrics.saas_metrics "
+            "WHERE entity = 'ALL' ORDER BY month DESC LIMIT 1"
+        ).fetchall()
+        owners = summary_by_owner(con)
+    finally:
+        con.close()
+    if head:
+        month, mrr, arr, active = head[0]
+        print(
+            f"  MRR {float(mrr):,.2f}  ARR {float(arr):,.2f}  active customers {active:,}"
+            f"  ({month:%Y-%m}, reporting currency)"
+        )
+    print("open exceptions by owner:")
+    for o in owners:
+        print(
+            f"  {o['owner']:<12} {o['open_exceptions']:>6,} open  "
+            f"{float(o['amount_at_risk']):>16,.2f} at risk  ({o['high']} high)"
+        )
+    report = home / "reports" / "latest.html"
+    if report.exists():
+        print(f"finance report: {report}")
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
