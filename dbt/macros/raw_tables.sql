@@ -1,0 +1,31 @@
+{#-
+    on-run-start: create every declared raw table that does not exist yet, empty, with the
+    columns and types its sources yml declares (the loader's own DDL: see
+    tests/test_dbt_project.py, which compares them). The loader creates all raw tables of a
+    system on its first load, so this only matters for a system that was never loaded; an
+    absent optional file is already an empty table.
+-#}
+{% macro create_missing_raw_tables() %}
+    {% if execute %}
+        {% for source in graph.sources.values() %}
+            {% set meta = source.get('meta') or source.get('config', {}).get('meta') or {} %}
+            {% set source_meta = source.get('source_meta') or {} %}
+            {% if meta.get('create_if_missing') or source_meta.get('create_if_missing') %}
+                {% set relation = adapter.get_relation(
+                    database=source.database, schema=source.schema, identifier=source.identifier
+                ) %}
+                {% if relation is none %}
+                    {% set columns = [] %}
+                    {% for column in source.columns.values() %}
+                        {% do columns.append(adapter.quote(column.name) ~ ' ' ~ column.data_type) %}
+                    {% endfor %}
+                    {% do log('raw table ' ~ source.schema ~ '.' ~ source.identifier
+                        ~ ' does not exist (its system was never loaded): creating it empty', info=true) %}
+                    {% do run_query('create schema if not exists ' ~ source.schema) %}
+                    {% do run_query('create table if not exists ' ~ source.schema ~ '.'
+                        ~ source.identifier ~ ' (' ~ columns | join(', ') ~ ')') %}
+                {% endif %}
+            {% endif %}
+        {% endfor %}
+    {% endif %}
+{% endmacro %}

@@ -1,0 +1,20 @@
+with source as (
+    select * from {{ source('raw_salesforce', 'account') }}
+),
+
+final as (
+    select
+        Id as account_id,
+        Name as account_name,
+        Website as website,
+        Type as account_type,
+        ParentId as parent_account_id,
+        BillingCountry as billing_country,
+        upper(CurrencyIsoCode) as currency,
+        coalesce(IsDeleted, false) as is_deleted,
+        CreatedDate as created_at,
+        SystemModstamp as system_modstamp_at
+    from source
+)
+
+select * from final
