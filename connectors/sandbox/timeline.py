@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.calendar import DAY, HOUR, add_months, clamp_to_day_28
+from connectors.sandbox.calendar import DAY, HOUR, add_months, clamp_to_day_28, day_of_month
 from connectors.sandbox.catalog import ENTITY_WEIGHTS, INTERVAL_WEIGHTS, PLAN_WEIGHTS, PLANS
 
 
@@ -87,9 +87,12 @@ def _draw_primary(
     lo = np.array([PLANS[p].seats[0] for p in plan])
     hi = np.array([PLANS[p].seats[1] for p in plan])
     seats = rng.integers(lo, hi + 1)
-    start = clamp_to_day_28(
-        cust["close_ts"].to_numpy() + rng.integers(1, 6, size=n) * DAY + rng.integers(0, DAY, n)
-    )
+    close = cust["close_ts"].to_numpy()
+    wanted = close + rng.integers(1, 6, size=n) * DAY + rng.integers(0, DAY, n)
+    # Anchors stay on days 1-28; rather than slip a start on the 29th-31st to the next 1st
+    # (which could exceed the 7-day provisioning SLA), provision a minute after the close.
+    slips = (day_of_month(wanted) > 28) & (day_of_month(close) <= 28)
+    start = clamp_to_day_28(np.where(slips, close + 60, wanted))
     has_trial = rng.random(n) < 0.2
     trial_end = clamp_to_day_28(start + 14 * DAY)
     converts = rng.random(n) < 0.7
