@@ -12,15 +12,14 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from browser import ARTIFACTS, open_browser
 
 from connectors.load.files_mode import load_drop
 from connectors.load.warehouse import connect
@@ -34,7 +33,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
 DBT = Path(sys.executable).parent / "dbt"
-ARTIFACTS = REPO / "test-artifacts"
 
 
 def dbt_build(home: Path) -> None:
@@ -273,29 +271,6 @@ def test_a_failed_run_changes_nothing(built: tuple[Path, Path], tmp_path: Path) 
     ).fetchall()
     con.close()
     assert after == before and events == [(0,)]
-
-
-@contextmanager
-def open_browser() -> Iterator[Browser]:
-    """Debian's chromium (installed by `make browser`), driven headless by Playwright."""
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is installed by `make test` (make browser)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def test_finance_report_renders_in_headless_chromium(
