@@ -1,0 +1,14 @@
+{{ config(severity='warn') }}
+-- A customer-month whose MRR lines sum below zero is a data error (revenue-metrics.md):
+-- flagged here, clamped to 0 in the metric.
+with currency_months as (
+    select * from {{ ref('int_mrr_customer_currency_months') }}
+),
+
+final as (
+    select *
+    from currency_months
+    where has_negative_mrr
+)
+
+select * from final
