@@ -3,8 +3,9 @@
 -- unit_amount * quantity / interval_months (list price: before any coupon, a zero-amount
 -- line at its list value, a proration credit negative) over the subscription's licensed
 -- lines of finalized invoices that cover the snapshot of M, where M is the first calendar
--- month whose first and last instants are both inside a line's period, else the first
--- month whose snapshot a line covers.
+-- month whose first and last instants are both inside a line's period, else (a subscription
+-- that never covered a whole month, e.g. a trial that did not convert) its first covered
+-- month, valued by the lines covering its snapshot or, when none does, by the lines in it.
 with contracts as (
     select * from {{ ref('contracts') }}
 ),
@@ -67,11 +68,7 @@ coverage as (
                 and l.period_start_at < m.next_month_start_at
                 and m.next_month_start_at <= l.period_end_at
             then 1 else 0
-        end) as covers_last_instant,
-        max(case
-            when l.period_start_at < m.snapshot_at and m.snapshot_at <= l.period_end_at
-            then 1 else 0
-        end) as covers_snapshot
+        end) as covers_last_instant
     from licensed as l
     inner join months as m
         on l.period_start_at < m.next_month_start_at
@@ -84,27 +81,46 @@ chosen as (
         subscription_id,
         coalesce(
             min(case when covers_first_instant = 1 and covers_last_instant = 1 then month end),
-            min(case when covers_snapshot = 1 then month end)
+            min(month)
         ) as billed_month
     from coverage
     group by subscription_id
 ),
 
-billed as (
+in_month as (
     select
         c.subscription_id,
         c.billed_month,
         m.snapshot_at,
-        max(l.currency) as line_currency,
-        count(l.invoice_line_id) as billed_lines,
-        sum(l.list_value_e12) as list_value_e12
+        l.invoice_line_id,
+        l.list_value_e12,
+        l.period_start_at < m.snapshot_at and m.snapshot_at <= l.period_end_at as covers_snapshot
     from chosen as c
     inner join months as m on c.billed_month = m.month
-    left join licensed as l
+    inner join licensed as l
         on c.subscription_id = l.subscription_id
-        and l.period_start_at < m.snapshot_at
-        and m.snapshot_at <= l.period_end_at
-    group by c.subscription_id, c.billed_month, m.snapshot_at
+        and l.period_start_at < m.next_month_start_at
+        and m.month_start_at < l.period_end_at
+),
+
+basis as (
+    select
+        *,
+        max(case when covers_snapshot then 1 else 0 end)
+            over (partition by subscription_id) as has_snapshot_lines
+    from in_month
+),
+
+billed as (
+    select
+        subscription_id,
+        billed_month,
+        snapshot_at,
+        count(*) as billed_lines,
+        sum(list_value_e12) as list_value_e12
+    from basis
+    where covers_snapshot or has_snapshot_lines = 0
+    group by subscription_id, billed_month, snapshot_at
 ),
 
 final as (
