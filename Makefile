@@ -47,12 +47,15 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 setup: $(VENV)/.synced ## Create or update .venv from uv.lock (installs uv if missing)
 
-dbt-prepare: setup ## Parse the dbt project into its manifest (no-op until dbt/dbt_project.yml exists)
-	@if [ -f dbt/dbt_project.yml ]; then \
-		$(VENV)/bin/dbt parse --project-dir dbt --profiles-dir dbt; \
-	else \
-		echo "dbt-prepare: no dbt/dbt_project.yml yet, nothing to prepare"; \
-	fi
+# The manifest the Dagster definitions load (dbt/target/manifest.json), parsed once and again
+# only when a file of the dbt project changes (dbt parse reads no warehouse).
+DBT_FILES := dbt/dbt_project.yml dbt/profiles.yml $(shell find dbt/models dbt/macros dbt/tests -type f 2>/dev/null)
+
+dbt/target/manifest.json: $(VENV)/.synced $(DBT_FILES)
+	$(VENV)/bin/dbt parse --quiet --project-dir dbt --profiles-dir dbt
+	@touch $@
+
+dbt-prepare: setup dbt/target/manifest.json ## Parse the dbt project into dbt/target/manifest.json (when it changed)
 
 demo: setup dbt-prepare ## Generate the sandbox company and run the pipeline on it (a Dagster run)
 	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" $(VENV)/bin/revops demo

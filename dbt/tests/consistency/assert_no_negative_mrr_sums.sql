@@ -1,4 +1,10 @@
-{{ config(severity='warn') }}
+{{ config(
+    severity='warn',
+    meta={
+        'dagster': {'ref': {'name': 'int_mrr_customer_currency_months'}},
+        'description': 'No customer-month whose MRR lines sum below zero (a data error, clamped to 0).',
+    },
+) }}
 -- A customer-month whose MRR lines sum below zero is a data error (revenue-metrics.md):
 -- flagged here, clamped to 0 in the metric.
 with currency_months as (

@@ -1,3 +1,9 @@
+{{ config(
+    meta={
+        'dagster': {'ref': {'name': 'revenue_schedule'}},
+        'description': 'Every non-void invoice line is recognised once: its months add up to its net amount.',
+    },
+) }}
 -- Every non-void invoice line is recognised exactly once: its months add up to its net amount.
 with revenue_schedule as (
     select * from {{ ref('revenue_schedule') }}

@@ -1,3 +1,9 @@
+{{ config(
+    meta={
+        'dagster': {'ref': {'name': 'mrr_bridge'}},
+        'description': 'Invariant 4: active(M) = active(M-1) + new + reactivated - churned.',
+    },
+) }}
 -- Invariant 4 (revenue-metrics.md): per month and entity,
 -- active_customers(M) = active_customers(M-1) + new + reactivated - churned.
 with bridge as (

@@ -1,3 +1,9 @@
+{{ config(
+    meta={
+        'dagster': {'ref': {'name': 'mrr_monthly'}},
+        'description': 'Invariant 2: every MRR change has exactly one movement, with its sign.',
+    },
+) }}
 -- Invariant 2 (revenue-metrics.md): every change of MRR has exactly one movement, with the
 -- sign of the movement table: new and reactivation start from 0 (reactivation only after an
 -- earlier active month), churn ends at 0, expansion and contraction move an active customer

@@ -1,3 +1,9 @@
+{{ config(
+    meta={
+        'dagster': {'ref': {'name': 'saas_metrics'}},
+        'description': 'Invariant 5: MRR >= 0, arr = 12 * mrr, sum of customer MRR = company MRR.',
+    },
+) }}
 -- Invariant 5 (revenue-metrics.md): MRR is never negative, arr = 12 * mrr, and the sum of
 -- customer MRR is the company MRR (per entity, and for 'ALL' over every customer).
 with mrr_monthly as (

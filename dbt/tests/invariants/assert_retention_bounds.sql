@@ -1,3 +1,9 @@
+{{ config(
+    meta={
+        'dagster': {'ref': {'name': 'saas_metrics'}},
+        'description': 'Invariant 6: grr_12m <= 1 and grr_12m <= nrr_12m.',
+    },
+) }}
 -- Invariant 6 (revenue-metrics.md): grr_12m <= 1 and grr_12m <= nrr_12m.
 with saas_metrics as (
     select * from {{ ref('saas_metrics') }}

@@ -1,0 +1,111 @@
+"""The dbt models as Dagster assets: ``dbt build`` in one step, tests as asset checks.
+
+The step runs in pool ``duckdb_warehouse`` (DuckDB has one writer, like the raw loads) and
+hands dbt the run's warehouse and reporting currency through the environment its profile
+reads (``REVOPS_HOME``, ``REVOPS_REPORTING_CURRENCY``). dbt's console log goes to the run's
+event log (debug level) instead of the terminal, and its artifacts (run_results.json,
+dbt.log) to ``$REVOPS_HOME/dbt/<run id>/``.
+
+No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
+"""
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+from dagster_project.defs.dbt.project import dbt_executable, dbt_project, manifest_path
+from dagster_project.defs.dbt.translator import RevopsDbtTranslator
+from dagster_project.defs.resources import RevopsSettings
+
+
+@contextmanager
+def dbt_environment(settings: RevopsSettings) -> Iterator[None]:
+    """Set what ``dbt/profiles.yml`` and ``dbt_project.yml`` read, for one dbt invocation."""
+    wanted = {
+        "REVOPS_HOME": str(settings.home_path),
+        "REVOPS_REPORTING_CURRENCY": settings.reporting_currency,
+    }
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LogLines(io.TextIOBase):
+    """A text stream that hands each complete line to a logger (at debug level)."""
+
+    def __init__(self, log) -> None:
+        self._log = log
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if line.strip():
+                self._log.debug(line)
+        return len(text)
+
+
+def failed_nodes(target: Path) -> list[str]:
+    """Names of the nodes that errored or failed, from the invocation's run_results.json."""
+    results = target / "run_results.json"
+    if not results.is_file():
+        return []
+    names = []
+    for result in json.loads(results.read_text(encoding="utf-8")).get("results", []):
+        if result.get("status") in ("error", "fail"):
+            # model.revops.<name>, test.revops.<name>.<hash>, unit_test.revops.<model>.<name>
+            parts = result["unique_id"].split(".")
+            names.append(".".join(parts[2:4]) if parts[0] == "unit_test" else parts[2])
+    return names
+
+
+@dbt_assets(
+    manifest=manifest_path(),
+    project=dbt_project(),
+    dagster_dbt_translator=RevopsDbtTranslator(),
+    pool="duckdb_warehouse",
+    name="dbt_models",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: RevopsSettings):
+    """``dbt build``: staging, intermediate, core and metrics, with every test and unit test."""
+    target = settings.home_path / "dbt" / context.run_id
+    try:
+        with dbt_environment(settings), redirect_stdout(LogLines(context.log)):
+            yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    except DagsterDbtCliRuntimeError as err:
+        failed = failed_nodes(target)
+        what = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        raise dg.Failure(
+            description=f"dbt build failed ({what or err}); see {target / 'dbt.log'} for the "
+            "failing SQL and rows, fix the data or the model, then run again",
+            allow_retries=False,
+        ) from err
+
+
+@dg.definitions
+def dbt_definitions() -> dg.Definitions:
+    """The dbt assets and the ``dbt`` resource (this environment's dbt, project in ``dbt/``)."""
+    return dg.Definitions(
+        assets=[dbt_models],
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+        }
+    )
