@@ -14,6 +14,7 @@ from dagster_project.defs.resources import RevopsSettings
 
 @dg.asset(
     group_name="sources",
+    owners=["team:engineering"],
     description=(
         "The source drop (files mode): manifest and every Salesforce, Stripe and NetSuite "
         "file, checked against the drop contract and counted."

@@ -1,0 +1,172 @@
+"""Assets of the ``recon`` and ``publish`` groups: checks, the finance report, the snapshot.
+
+Every check of ``reconciliation.catalog`` is an asset check on the ``reconciliation`` asset
+(severity WARN: an exception is a finding for a team, not a broken pipeline). The work is
+``reconciliation``; this module only wires it and reports figures as metadata.
+
+No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
+"""
+
+import dagster as dg
+
+from connectors.load.warehouse import connect
+from dagster_project.defs.resources import RevopsSettings
+from reconciliation import metrics
+from reconciliation.catalog import catalog
+from reconciliation.publish import publish_snapshot
+from reconciliation.report import write_report
+from reconciliation.run import ReconError, run_checks
+
+# Reconciliation runs against a complete build: every published core and metrics model, plus
+# the tables added for it (invoice payments, ERP payment applications, periods, contract vs
+# billing).
+CORE_MODELS = (
+    "customers",
+    "customer_identities",
+    "entities",
+    "products",
+    "contracts",
+    "subscriptions",
+    "invoices",
+    "invoice_lines",
+    "payments",
+    "credit_notes",
+    "usage",
+    "erp_transactions",
+    "fx_rates",
+    "revenue_schedule",
+    "invoice_payments",
+    "erp_payment_applications",
+    "accounting_periods",
+    "contract_billing",
+)
+METRICS_MODELS = ("mrr_monthly", "mrr_bridge", "saas_metrics")
+UPSTREAM = [dg.AssetKey(["core", n]) for n in CORE_MODELS] + [
+    dg.AssetKey(["metrics", n]) for n in METRICS_MODELS
+]
+
+CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        name=check.check_id,
+        asset="reconciliation",
+        description=f"{check.title} ({' vs '.join(check.compares)}; owner: {check.owner})",
+        blocking=False,
+    )
+    for check in catalog()
+]
+
+
+def _worst_ten(con, check_id: str) -> str:
+    rows = con.execute(
+        "SELECT record_id, severity, amount_at_risk_reporting, detail FROM recon.exceptions "
+        "WHERE status = 'open' AND check_id = ? "
+        "ORDER BY amount_at_risk_reporting DESC NULLS LAST, record_id LIMIT 10",
+        [check_id],
+    ).fetchall()
+    if not rows:
+        return "No open exceptions."
+    lines = ["| record | severity | at risk | detail |", "|---|---|---|---|"]
+    lines += [f"| {r} | {s} | {a or 0:,.2f} | {d.replace('|', '/')} |" for r, s, a, d in rows]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    group_name="recon",
+    deps=UPSTREAM,
+    check_specs=CHECK_SPECS,
+    owners=["team:finance"],
+    kinds={"duckdb"},
+    pool="duckdb_warehouse",
+    description="Runs every reconciliation check in the warehouse and updates the exception "
+    "queue (recon.exceptions, recon.exception_events, recon.check_runs).",
+)
+def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
+    con = connect(settings.home_path / "warehouse.duckdb")
+    try:
+        try:
+            summaries = run_checks(
+                con, run_id=context.run_id, reporting_currency=settings.reporting_currency
+            )
+        except ReconError as err:
+            raise dg.Failure(description=str(err), allow_retries=False) from None
+        by_owner = metrics.summary_by_owner(con)
+        open_total = sum(s.exceptions_open for s in summaries)
+        at_risk = sum(s.amount_at_risk_reporting for s in summaries)
+        yield dg.MaterializeResult(
+            metadata={
+                "open_exceptions": open_total,
+                "amount_at_risk_reporting": at_risk,
+                "new_exceptions": sum(s.exceptions_new for s in summaries),
+                "resolved_exceptions": sum(s.exceptions_resolved for s in summaries),
+                "by_owner": dg.MetadataValue.md(
+                    "| owner | open | at risk |\n|---|---|---|\n"
+                    + "\n".join(
+                        f"| {o['owner']} | {o['open_exceptions']} | "
+                        f"{float(o['amount_at_risk']):,.2f} |"
+                        for o in by_owner
+                    )
+                ),
+            }
+        )
+        for s in summaries:
+            yield dg.AssetCheckResult(
+                check_name=s.check_id,
+                passed=s.exceptions_open == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "records_checked": s.records_checked,
+                    "open": s.exceptions_open,
+                    "new": s.exceptions_new,
+                    "resolved": s.exceptions_resolved,
+                    "amount_at_risk_reporting": s.amount_at_risk_reporting,
+                    "owner": s.owner,
+                    "worst_ten": dg.MetadataValue.md(_worst_ten(con, s.check_id)),
+                },
+            )
+    finally:
+        con.close()
+
+
+@dg.asset(
+    group_name="publish",
+    deps=[
+        reconciliation,
+        dg.AssetKey(["metrics", "mrr_bridge"]),
+        dg.AssetKey(["metrics", "saas_metrics"]),
+    ],
+    owners=["team:finance"],
+    kinds={"html"},
+    pool="duckdb_warehouse",
+    description="The finance report of this run: one self-contained HTML file under "
+    "$REVOPS_HOME/reports/ (and reports/latest.html).",
+)
+def finance_report(context: dg.AssetExecutionContext, settings: RevopsSettings):
+    con = connect(settings.home_path / "warehouse.duckdb", read_only=True)
+    try:
+        path = write_report(
+            con, settings.home_path / "reports", context.run_id, settings.reporting_currency
+        )
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+
+
+@dg.asset(
+    group_name="publish",
+    deps=[reconciliation, finance_report],
+    owners=["team:engineering"],
+    kinds={"duckdb"},
+    pool="duckdb_warehouse",
+    description="serving/revenue.duckdb: core, metrics and recon of the last complete build, "
+    "replaced atomically (readers of the old file keep working; a failed run keeps it).",
+)
+def serving_snapshot(settings: RevopsSettings):
+    home = settings.home_path
+    counts = publish_snapshot(home / "warehouse.duckdb", home / "serving" / "revenue.duckdb")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(home / "serving" / "revenue.duckdb")),
+            "tables": len(counts),
+            "rows": sum(counts.values()),
+        }
+    )
