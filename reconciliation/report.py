@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +203,7 @@ def table(rows: list[dict], columns: list[tuple[str, str]], table_id: str) -> st
 
 
 def _fmt(value: object) -> object:
-    if isinstance(value, float):
+    if isinstance(value, float | Decimal):
         return f"{value:,.2f}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d")
