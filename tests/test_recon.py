@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,16 +156,10 @@ def test_a_clean_company_has_no_exceptions(tmp_path: Path) -> None:
     assert open_set(home) == set()
 
 
-def _edit_jsonl(path: Path, keep: Callable[[dict], bool]) -> list[dict]:
-    records = [json.loads(x) for x in path.read_text().splitlines() if x]
-    kept = [r for r in records if keep(r)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    return [r for r in records if not keep(r)]
-
-
 def test_lifecycle_over_consecutive_drops(tmp_path: Path) -> None:
-    """Drop 1 as generated; drop 2 fixes one exception and breaks a new record; drop 3 breaks
-    the fixed one again. The events table tells that story."""
+    """Drop 1 as generated; drop 2 posts a missing invoice (fixed) and voids another invoice's
+    posting (new); drop 3 voids the fixed one's posting again (reopened). The events table
+    tells that story. Changes arrive as NetSuite sends them: new or modified rows."""
     base = tmp_path / "drop1"
     generate(base, customers=150, months=12, seed=21, progress=False)
     home = tmp_path / "home"
@@ -196,32 +189,38 @@ def test_lifecycle_over_consecutive_drops(tmp_path: Path) -> None:
         "foreigntotal": f"{invoice['total'] / 100:g}",
         "voided": "F",
     }
+    exported = json.loads((base / "manifest.json").read_text())["exported_at"]
+    cutoff = datetime.fromisoformat(exported.replace("Z", "+00:00")).timestamp() - 3 * 86400
+    involved = {r for _, r in first}
+    posted_ids = {t.get("externalid") for t in txs if t["type"] == "CustInvc"}
     victim = sorted(
-        t["externalid"]
-        for t in txs
-        if t["type"] == "CustInvc"
-        and t["voided"] == "F"
-        and (("invoice_not_posted", t["externalid"]) not in first)
-        and all(c != "invoice_amount_mismatch" or r != t["externalid"] for c, r in first)
+        i["id"]
+        for i in map(json.loads, (base / "stripe" / "invoices.jsonl").read_text().splitlines())
+        if i["status"] == "paid"
+        and i["total"] > 0
+        and i["id"] in posted_ids
+        and i["id"] not in involved
+        and i["status_transitions"]["finalized_at"] <= cutoff
     )[0]
-    tx_path.write_text(
-        "".join(
-            json.dumps(t) + "\n"
-            for t in txs
-            if t["externalid"] != victim or t["type"] != "CustInvc"
-        )
-        + json.dumps(posted)
-        + "\n"
-    )
+    later = "2026-07-15 12:00:00"  # NetSuite's lastmodifieddate: newer than anything loaded
+    for t in txs:
+        if t["type"] == "CustInvc" and t.get("externalid") == victim:
+            t.update(voided="T", lastmodifieddate=later)  # voided in NetSuite: not a posting
+    tx_path.write_text("".join(json.dumps(t) + "\n" for t in [*txs, posted]))
     build(drop2, home, run_id="run-2")
     second = open_set(home)
     assert ("invoice_not_posted", fixed) not in second
     assert ("invoice_not_posted", victim) in second
 
-    # Drop 3: the posting for `fixed` is gone again (deleted in NetSuite).
+    # Drop 3: the posting for `fixed` is voided in NetSuite: the exception comes back.
     drop3 = tmp_path / "drop3"
     shutil.copytree(drop2, drop3)
-    _edit_jsonl(drop3 / "netsuite" / "transaction.jsonl", lambda t: t.get("id") != "999001")
+    tx3 = drop3 / "netsuite" / "transaction.jsonl"
+    rows = [json.loads(x) for x in tx3.read_text().splitlines()]
+    for t in rows:
+        if t["id"] == "999001":
+            t.update(voided="T", lastmodifieddate="2026-07-16 12:00:00")
+    tx3.write_text("".join(json.dumps(t) + "\n" for t in rows))
     build(drop3, home, run_id="run-3")
     assert ("invoice_not_posted", fixed) in open_set(home)
 
