@@ -7,10 +7,10 @@
 -#}
 {% macro create_missing_raw_tables() %}
     {% if execute %}
+        {% set statements = [] %}
         {% for source in graph.sources.values() %}
             {% set meta = source.get('meta') or source.get('config', {}).get('meta') or {} %}
-            {% set source_meta = source.get('source_meta') or {} %}
-            {% if meta.get('create_if_missing') or source_meta.get('create_if_missing') %}
+            {% if meta.get('create_if_missing') %}
                 {% set relation = adapter.get_relation(
                     database=source.database, schema=source.schema, identifier=source.identifier
                 ) %}
@@ -21,11 +21,15 @@
                     {% endfor %}
                     {% do log('raw table ' ~ source.schema ~ '.' ~ source.identifier
                         ~ ' does not exist (its system was never loaded): creating it empty', info=true) %}
-                    {% do run_query('create schema if not exists ' ~ source.schema) %}
-                    {% do run_query('create table if not exists ' ~ source.schema ~ '.'
+                    {% do statements.append('create schema if not exists ' ~ source.schema) %}
+                    {% do statements.append('create table if not exists ' ~ source.schema ~ '.'
                         ~ source.identifier ~ ' (' ~ columns | join(', ') ~ ')') %}
                 {% endif %}
             {% endif %}
         {% endfor %}
+        {% if statements %}
+            {% do run_query(statements | join(';\n')) %}
+            {% do adapter.commit() %}
+        {% endif %}
     {% endif %}
 {% endmacro %}

@@ -42,9 +42,13 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def manifest_path() -> Path:
-    """The prepared manifest; raises :class:`DbtManifestMissing` when it does not exist."""
-    path = dbt_project().manifest_path
+def require_manifest(path: Path) -> Path:
+    """``path`` if the manifest is there; raises :class:`DbtManifestMissing` otherwise."""
     if not path.is_file():
         raise DbtManifestMissing(path)
     return path
+
+
+def manifest_path() -> Path:
+    """The prepared manifest of the project (``dbt/target/manifest.json``)."""
+    return require_manifest(dbt_project().manifest_path)
