@@ -2,6 +2,7 @@
 -- Rates are ratios (1.0 = 100%); nrr_12m and grr_12m compare the customers active twelve
 -- months earlier at this month's rates; usage_revenue is metered invoice lines by service
 -- month, net of discounts; contracted_arr is the ARR of the deals closed won in the month.
+-- An amount without an FX rate makes its total null (a test failure), never a silent 0.
 with bridge as (
     select * from {{ ref('mrr_bridge') }}
 ),
@@ -77,7 +78,9 @@ usage_totals as (
     select
         month,
         entity,
-        round(sum(net_reporting), 2) as usage_revenue
+        case
+            when count(*) = count(net_reporting) then round(sum(net_reporting), 2)
+        end as usage_revenue
     from (
         select * from usage_lines
         union all
@@ -105,7 +108,9 @@ booking_totals as (
     select
         month,
         entity,
-        round(sum(contracted_reporting), 2) as contracted_arr
+        case
+            when count(*) = count(contracted_reporting) then round(sum(contracted_reporting), 2)
+        end as contracted_arr
     from (
         select * from bookings
         union all
@@ -149,8 +154,10 @@ final as (
         cast(case
             when r.base_value > 0 then r.retained_value / r.base_value
         end as double) as grr_12m,
-        cast(coalesce(u.usage_revenue, 0) as decimal(18, 2)) as usage_revenue,
-        cast(coalesce(k.contracted_arr, 0) as decimal(18, 2)) as contracted_arr
+        cast(case when u.month is null then 0 else u.usage_revenue end as decimal(18, 2))
+            as usage_revenue,
+        cast(case when k.month is null then 0 else k.contracted_arr end as decimal(18, 2))
+            as contracted_arr
     from bridge as b
     left join retention_totals as r
         on b.month = r.month
