@@ -85,7 +85,7 @@ def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
     try:
         try:
             summaries = run_checks(
-                con, run_id=context.run_id, reporting_currency=settings.reporting_currency
+                con, run_id=context.run.run_id, reporting_currency=settings.reporting_currency
             )
         except ReconError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from None
@@ -144,7 +144,7 @@ def finance_report(context: dg.AssetExecutionContext, settings: RevopsSettings):
     con = connect(settings.home_path / "warehouse.duckdb", read_only=True)
     try:
         path = write_report(
-            con, settings.home_path / "reports", context.run_id, settings.reporting_currency
+            con, settings.home_path / "reports", context.run.run_id, settings.reporting_currency
         )
     finally:
         con.close()
