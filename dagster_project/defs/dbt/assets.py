@@ -11,6 +11,7 @@ No ``from __future__ import annotations``: Dagster reads these annotations at de
 
 import io
 import json
+import shutil
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -63,6 +64,16 @@ class LogLines(io.TextIOBase):
         return len(text)
 
 
+KEEP_RUNS = 5  # dbt artifacts (run_results, logs, compiled SQL) of the latest runs are kept
+
+
+def prune_artifacts(root: Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recent per-run dbt target directories under ``root``."""
+    runs = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def failed_nodes(target: Path) -> list[str]:
     """Names of the nodes that errored or failed, from the invocation's run_results.json."""
     results = target / "run_results.json"
@@ -86,10 +97,11 @@ def failed_nodes(target: Path) -> list[str]:
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: RevopsSettings):
     """``dbt build``: staging, intermediate, core and metrics, with every test and unit test."""
-    target = settings.home_path / "dbt" / context.run_id
+    target = settings.home_path / "dbt" / context.run.run_id
     try:
         with dbt_environment(settings), redirect_stdout(LogLines(context.log)):
             yield from dbt.cli(["build"], context=context, target_path=target).stream()
+        prune_artifacts(target.parent, keep=KEEP_RUNS)
     except DagsterDbtCliRuntimeError as err:
         failed = failed_nodes(target)
         what = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
