@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from connectors.api.retry import RetryPolicy
 from connectors.drop import REQUIRED_FILES
 
 EXPORTED_AT = "2026-06-30T23:59:59Z"
@@ -52,3 +55,20 @@ def make_drop(tmp_path: Path) -> MakeDrop:
 def minimal_drop(make_drop: MakeDrop) -> Path:
     """A minimal valid drop: manifest plus one record in every required file."""
     return make_drop()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits a retry policy asked for (recorded instead of slept)."""
+    return []
+
+
+@pytest.fixture
+def policy(sleeps: list[float]) -> RetryPolicy:
+    """A retry policy that records its waits instead of sleeping (api-mode tests)."""
+    return RetryPolicy(max_attempts=4, sleep=sleeps.append)
+
+
+def canon(records: list[dict[str, Any]]) -> Counter[str]:
+    """Records as a multiset (key order does not matter)."""
+    return Counter(json.dumps(r, sort_keys=True) for r in records)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import canon
 from requests_oauthlib import OAuth1
 
 from connectors.api.netsuite_api import TABLES, SuiteQLClient, extract_netsuite
@@ -30,11 +30,6 @@ CEILING = 1000
 SLOW_SECONDS = 2.5
 TIMEOUT = 2.0  # generous: the machine may be busy; "slow" answers after 2.5 s
 SINCE = "2026-04-01 00:00:00"
-
-
-def canon(records: list[dict[str, Any]]) -> Counter[str]:
-    """Records as a multiset (key order does not matter)."""
-    return Counter(json.dumps(r, sort_keys=True) for r in records)
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +60,6 @@ def fake(account: FakeNetSuite) -> FakeNetSuite:
     account.faults = FaultPlan(slow_seconds=SLOW_SECONDS)
     account.requests.clear()
     return account
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def policy(sleeps: list[float]) -> RetryPolicy:
-    return RetryPolicy(max_attempts=4, sleep=sleeps.append)
 
 
 def extract(fake: FakeNetSuite, policy: RetryPolicy, **kwargs: Any) -> dict[str, list[Any]]:

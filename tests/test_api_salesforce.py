@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import canon
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -35,11 +35,6 @@ PAGE_SIZE = 50
 SLOW_SECONDS = 2.5
 TIMEOUT = 2.0  # generous: the machine may be busy; "slow" answers after 2.5 s
 SINCE = "2026-01-01T00:00:00Z"
-
-
-def canon(records: list[dict[str, Any]]) -> Counter[str]:
-    """Records as a multiset (key order does not matter)."""
-    return Counter(json.dumps(r, sort_keys=True) for r in records)
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +65,6 @@ def fake(org: FakeSalesforce) -> FakeSalesforce:
     org.faults = FaultPlan(slow_seconds=SLOW_SECONDS)
     org.requests.clear()
     return org
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def policy(sleeps: list[float]) -> RetryPolicy:
-    return RetryPolicy(max_attempts=4, sleep=sleeps.append)
 
 
 def extract(fake: FakeSalesforce, policy: RetryPolicy, **kwargs: Any) -> dict[str, list[Any]]:
