@@ -14,8 +14,9 @@ DAGSTER_HOME ?= $(REVOPS_HOME)/dagster
 # Where uv is pip-installed when neither `uv` nor `python3 -m uv` works (outside the repo;
 # `--target` also works where the system Python is "externally managed").
 UV_BOOTSTRAP ?= $(HOME)/.cache/revops/uv-bootstrap
-LINT_PATHS   := connectors reconciliation dagster_project tests
+LINT_PATHS   := connectors reconciliation dagster_project bench tests
 BENCH_SIZES  ?= 10000 50000
+BENCH_MONTHS ?= 36
 BENCH_DIR    ?= $(REVOPS_HOME)/bench
 UI_HOST      := 127.0.0.1
 UI_PORT      := 3000
@@ -86,16 +87,6 @@ dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's inst
 	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" \
 		$(VENV)/bin/dagster dev -h $(UI_HOST) -p $(UI_PORT) -w "$(DAGSTER_HOME)/workspace.yaml"
 
-bench: setup ## Time sandbox generation at BENCH_SIZES customers (wall time, peak RSS)
-	@command -v /usr/bin/time >/dev/null || { echo "bench needs GNU time: apt-get install time"; exit 1; }
-	@mkdir -p "$(BENCH_DIR)"
-	@printf "%-10s %-14s %s\n" customers wall_time peak_rss_mb
-	@for n in $(BENCH_SIZES); do \
-		log="$(BENCH_DIR)/generate-$$n.time"; \
-		/usr/bin/time -v -o "$$log" $(VENV)/bin/revops sandbox generate \
-			--out "$(BENCH_DIR)/drop-$$n" --customers $$n > "$(BENCH_DIR)/generate-$$n.out" \
-			|| { cat "$(BENCH_DIR)/generate-$$n.out" "$$log"; exit 1; }; \
-		wall=$$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$$log"); \
-		rss=$$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$$log"); \
-		printf "%-10s %-14s %s\n" "$$n" "$$wall" "$$((rss / 1024))"; \
-	done
+bench: setup dbt-prepare ## Benchmark BENCH_SIZES customers x BENCH_MONTHS: stages, floor, peers, re-runs
+	$(VENV)/bin/python -m bench.run --sizes $(BENCH_SIZES) --months $(BENCH_MONTHS) \
+		--work "$(BENCH_DIR)"

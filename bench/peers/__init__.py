@@ -1,0 +1,1 @@
+"""Peer tools run on the same warehouse as our checks, their answers compared with ours."""
