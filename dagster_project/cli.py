@@ -89,7 +89,18 @@ def _generate(out: Path, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     from connectors.drop import inspect_drop
     from connectors.errors import SourceDropError
+    from connectors.sandbox.generate import DEFAULT_AS_OF
 
+    through = getattr(args, "through", None)
+    as_of = args.as_of or DEFAULT_AS_OF
+    if through is not None and through < as_of:
+        default = "" if args.as_of else " (the default)"
+        _error(
+            f"--through {_instant(through)} is before --as-of {_instant(as_of)}{default}: the "
+            "company must be generated at least up to the export instant; pass a --through "
+            "on or after --as-of"
+        )
+        return EXIT_UNAVAILABLE
     try:
         summary = generate(
             out,
@@ -99,6 +110,7 @@ def _generate(out: Path, args: argparse.Namespace) -> int:
             as_of=args.as_of,
             anomaly_rate=args.anomaly_rate,
             progress=sys.stderr.isatty(),
+            through=through,
         )
     except ValueError as exc:
         _error(f"sandbox generation rejected its arguments: {exc}; fix them and rerun")
@@ -123,6 +135,10 @@ def _generate(out: Path, args: argparse.Namespace) -> int:
     for key, value in scalars.items():
         print(f"  {key:<12} {value}")
     return EXIT_OK
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def cmd_sandbox_generate(args: argparse.Namespace) -> int:
@@ -382,6 +398,15 @@ def _add_generation_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DATE",
         help="YYYY-MM-DD (that day 23:59:59Z) or an ISO-8601 instant; default: generator's",
+    )
+    parser.add_argument(
+        "--through",
+        type=parse_as_of,
+        default=None,
+        metavar="DATE",
+        help="generate the company up to this instant (not before --as-of; default: --as-of) "
+        "and export it as seen at --as-of: the same seed, sizes and --through give the same "
+        "company at any --as-of, so a later --as-of is a further, incremental drop",
     )
     parser.add_argument(
         "--anomaly-rate", type=_rate, default=0.02, metavar="R", help="share of records"

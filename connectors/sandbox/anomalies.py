@@ -3,6 +3,12 @@
 Each injection picks about ``rate`` of the records eligible for its check (at least one when
 the rate is positive) from pools kept disjoint, so one record never carries two unrelated
 faults and every exception the pipeline should raise is listed in ``truth/exceptions.csv``.
+
+Pools are drawn over the whole horizon (to ``through``). Each injected exception carries the
+instants between which it is open (``since``, ``until``): a drop exported at an earlier
+as-of lists only those open then (e.g. an unposted invoice once 2 days have passed since its
+finalization; a late posting is ``invoice_not_posted`` until it arrives, ``posting_late``
+from then on).
 """
 
 from __future__ import annotations
@@ -33,21 +39,49 @@ CHECK_IDS = (
 )
 
 
+ALWAYS = (-(1 << 62), 1 << 62)  # (since, until) of an exception open at every instant
+
+
 class Truth:
-    """Collects ``(check_id, record_id)`` pairs as anomalies are injected."""
+    """Collects ``(check_id, record_id)`` pairs as anomalies are injected.
+
+    Each pair is open over ``[since, until)`` (Unix seconds; default: always).
+    """
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, str]] = []
+        self.rows: list[tuple[str, str, int, int]] = []
 
-    def add(self, check_id: str, record_ids: list[str]) -> None:
+    def add(
+        self,
+        check_id: str,
+        record_ids: list[str],
+        since: list[int] | np.ndarray | None = None,
+        until: list[int] | np.ndarray | None = None,
+    ) -> None:
         if check_id not in CHECK_IDS:
             raise ValueError(f"unknown check id {check_id!r}")
-        self.rows.extend((check_id, r) for r in record_ids)
+        n = len(record_ids)
+        lo = [ALWAYS[0]] * n if since is None else [int(v) for v in since]
+        hi = [ALWAYS[1]] * n if until is None else [int(v) for v in until]
+        if not len(lo) == len(hi) == n:
+            raise ValueError(f"{check_id}: since/until do not match the {n} record ids")
+        self.rows.extend(zip([check_id] * n, record_ids, lo, hi, strict=True))
 
-    def frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.rows, schema=["check_id", "record_id"], orient="row").sort(
-            ["check_id", "record_id"]
+    def frame(self, as_of: int | None = None) -> pl.DataFrame:
+        """``check_id, record_id`` of the exceptions open at ``as_of`` (all when ``None``)."""
+        df = pl.DataFrame(
+            self.rows,
+            schema={
+                "check_id": pl.String,
+                "record_id": pl.String,
+                "since": pl.Int64,
+                "until": pl.Int64,
+            },
+            orient="row",
         )
+        if as_of is not None:
+            df = df.filter((pl.col("since") <= as_of) & (as_of < pl.col("until")))
+        return df.select("check_id", "record_id").sort(["check_id", "record_id"])
 
 
 def choose_unlinked_customers(
@@ -93,9 +127,10 @@ def inject_postings(
 
     Returns the altered plan, the charges whose payment is left unapplied, and markers
     ``(check_id, plan_row)`` for anomalies whose record id is a NetSuite transaction id (known
-    only once the ERP numbers its transactions).
+    only once the ERP numbers its transactions; open from the posting's ``created_ts``, or
+    from its ``void_ts`` for a posting of an invoice voided later).
     """
-    A = horizon.as_of
+    T = horizon.through
     two_days = 2 * DAY
     plan = plan.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
     inv = plan.filter(pl.col("kind") == "CustInvc").join(
@@ -103,7 +138,7 @@ def inject_postings(
     )
     live_inv = inv.filter(
         pl.col("status").is_in(["open", "paid", "uncollectible"])
-        & (pl.col("finalized_at") <= A - two_days)
+        & (pl.col("finalized_at") <= T - two_days)
     )
     pool = live_inv["src"].to_numpy()
     used: set[int] = set()
@@ -114,22 +149,40 @@ def inject_postings(
         return chosen
 
     ext = dict(zip(inv["src"].to_list(), inv["externalid"].to_list(), strict=True))
+    fin = dict(zip(inv["src"].to_list(), inv["finalized_at"].to_list(), strict=True))
+    posted_at = dict(zip(inv["src"].to_list(), inv["created_ts"].to_list(), strict=True))
     not_posted = take(pool)
-    truth.add("invoice_not_posted", [ext[i] for i in not_posted])
+    truth.add(
+        "invoice_not_posted",
+        [ext[i] for i in not_posted],
+        since=[fin[i] + two_days for i in not_posted],
+    )
     mismatch = take(pool)
-    truth.add("invoice_amount_mismatch", [ext[i] for i in mismatch])
-    late_ok = live_inv.filter(pl.col("finalized_at") + 3 * DAY <= A)["src"].to_numpy()
+    truth.add(
+        "invoice_amount_mismatch",
+        [ext[i] for i in mismatch],
+        since=[posted_at[i] for i in mismatch],
+    )
+    late_ok = live_inv.filter(pl.col("finalized_at") + 3 * DAY <= T)["src"].to_numpy()
     late = take(late_ok)
-    truth.add("posting_late", [ext[i] for i in late])
     period = take(pool)
     void_posted = inv.filter(pl.col("status") == "void")["src"].to_numpy()
     void_open = pick(rng, void_posted, rate)
 
     # Invoice-level changes to the plan.
-    fin = dict(zip(inv["src"].to_list(), inv["finalized_at"].to_list(), strict=True))
     late_lag = {
-        int(i): int(rng.integers(2 * DAY + HOUR, min(10 * DAY, A - fin[i]) + 1)) for i in late
+        int(i): int(rng.integers(2 * DAY + HOUR, min(10 * DAY, T - fin[i]) + 1)) for i in late
     }
+    # A late posting: the invoice is unposted from 2 days after finalization until it arrives.
+    late_ids = [ext[i] for i in late]
+    late_arrives = [fin[i] + late_lag[int(i)] for i in late]
+    truth.add("posting_late", late_ids, since=late_arrives)
+    truth.add(
+        "invoice_not_posted",
+        late_ids,
+        since=[fin[i] + two_days for i in late],
+        until=late_arrives,
+    )
     how = rng.integers(0, 3, len(mismatch))
     mismatch_kind = dict(zip(mismatch.tolist(), how.tolist(), strict=True))
     other = {"USD": "EUR", "GBP": "USD", "EUR": "GBP"}
@@ -160,7 +213,7 @@ def inject_postings(
         .otherwise("voided"),
     )
     # A shifted period never runs past the last generated period: shift back instead then.
-    last_month = int(month_index(np.array([A]))[0])
+    last_month = int(month_index(np.array([T]))[0])
     plan = plan.with_columns(
         period_shift=pl.when(
             (pl.col("period_shift") == 1)
@@ -186,17 +239,47 @@ def inject_postings(
     pay = (
         plan.filter(pl.col("kind") == "CustPymt")
         .join(b.charges.select(pl.col("charge").alias("src"), "invoice", "created"), on="src")
-        .filter(~pl.col("invoice").is_in(list(used)) & (pl.col("created") <= A - two_days))
+        .filter(~pl.col("invoice").is_in(list(used)) & (pl.col("created") <= T - two_days))
     )
     ch_ext = dict(zip(pay["src"].to_list(), pay["externalid"].to_list(), strict=True))
+    charged = dict(zip(pay["src"].to_list(), pay["created"].to_list(), strict=True))
     pay_not_posted = pick(rng, pay["src"].to_numpy(), rate)
-    truth.add("payment_not_posted", [ch_ext[c] for c in pay_not_posted])
+    truth.add(
+        "payment_not_posted",
+        [ch_ext[c] for c in pay_not_posted],
+        since=[charged[c] + two_days for c in pay_not_posted],
+    )
     posted_invoices = plan.filter(is_inv)["src"].to_list()
     unapplied_pool = pay.filter(
         ~pl.col("src").is_in(pay_not_posted.tolist()) & pl.col("invoice").is_in(posted_invoices)
     )["src"].to_numpy()
     unapplied = pick(rng, unapplied_pool, rate)
-    truth.add("payment_unapplied", [ch_ext[c] for c in unapplied])
+    # Unapplied once both postings exist (a late invoice posting may come after the payment's).
+    inv_posted = dict(
+        zip(
+            plan.filter(is_inv)["src"].to_list(),
+            plan.filter(is_inv)["created_ts"].to_list(),
+            strict=True,
+        )
+    )
+    pay_rows = pay.filter(pl.col("src").is_in(unapplied.tolist()))
+    both_posted = dict(
+        zip(
+            pay_rows["src"].to_list(),
+            [
+                max(p, inv_posted[i])
+                for p, i in zip(
+                    pay_rows["created_ts"].to_list(), pay_rows["invoice"].to_list(), strict=True
+                )
+            ],
+            strict=True,
+        )
+    )
+    truth.add(
+        "payment_unapplied",
+        [ch_ext[c] for c in unapplied],
+        since=[both_posted[c] for c in unapplied],
+    )
     plan = plan.filter(
         ~((pl.col("kind") == "CustPymt") & pl.col("src").is_in(pay_not_posted.tolist()))
     )
@@ -205,11 +288,16 @@ def inject_postings(
     cn = (
         plan.filter(pl.col("kind") == "CustCred")
         .join(b.credit_notes.select(pl.col("credit_note").alias("src"), "effective_at"), on="src")
-        .filter(pl.col("effective_at") <= A - two_days)
+        .filter(pl.col("effective_at") <= T - two_days)
     )
     cn_ext = dict(zip(cn["src"].to_list(), cn["externalid"].to_list(), strict=True))
+    effective = dict(zip(cn["src"].to_list(), cn["effective_at"].to_list(), strict=True))
     cn_missing = pick(rng, cn["src"].to_numpy(), rate)
-    truth.add("credit_note_not_posted", [cn_ext[c] for c in cn_missing])
+    truth.add(
+        "credit_note_not_posted",
+        [cn_ext[c] for c in cn_missing],
+        since=[effective[c] + two_days for c in cn_missing],
+    )
     plan = plan.filter(~((pl.col("kind") == "CustCred") & pl.col("src").is_in(cn_missing.tolist())))
 
     # Orphans: postings whose externalid names nothing in Stripe (or the wrong kind of thing).
@@ -224,7 +312,7 @@ def _orphans(
     if rate <= 0:
         return plan, []
     n = max(1, round(rate * plan.filter(pl.col("kind") == "CustInvc").height / 4))
-    base = plan.filter(pl.col("created_ts") <= horizon.as_of - DAY).sample(
+    base = plan.filter(pl.col("created_ts") <= horizon.through - DAY).sample(
         n, seed=int(rng.integers(1 << 31)), with_replacement=True
     )
     kinds = rng.choice(["CustInvc", "CustPymt", "CustCred", "wrong_kind"], size=n)
@@ -252,6 +340,7 @@ def _orphans(
         period_shift=pl.lit(0, dtype=pl.Int64),
         currency_override=pl.lit(None, dtype=pl.String),
         stripe_status=pl.lit("open"),
+        void_ts=pl.lit(None, dtype=pl.Int64),
     )
     return pl.concat([plan, orphans.select(plan.columns)]), rows
 
@@ -266,7 +355,7 @@ def inject_unbilled_usage(
     usage_inv = b.invoices.filter((pl.col("src") == "usage") & (pl.col("status") != "void")).join(
         b.lines.select("invoice", "period_start", "quantity"), on="invoice"
     )
-    ended = month_start(usage_inv["k"].to_numpy() + 1) <= horizon.as_of - 2 * DAY
+    ended = month_start(usage_inv["k"].to_numpy() + 1) <= horizon.through - 2 * DAY
     eligible = usage_inv.filter(pl.Series(ended) & (pl.col("quantity") > 0))
     chosen_idx = pick(rng, np.arange(eligible.height), rate)
     chosen = eligible[chosen_idx.tolist()] if len(chosen_idx) else eligible.clear()
@@ -274,7 +363,7 @@ def inject_unbilled_usage(
         chosen["quantity"].to_numpy() * rng.uniform(0.05, 0.2, chosen.height)
     ).astype("int64")
     m_start = month_start(chosen["k"].to_numpy())
-    m_end = np.minimum(month_start(chosen["k"].to_numpy() + 1), horizon.as_of)
+    m_end = np.minimum(month_start(chosen["k"].to_numpy() + 1), horizon.through)
     ts = np.maximum(m_start, chosen["period_start"].to_numpy()) + (
         rng.random(chosen.height) * (m_end - np.maximum(m_start, chosen["period_start"].to_numpy()))
     ).astype("int64")
@@ -299,5 +388,6 @@ def inject_unbilled_usage(
         .to_series()
         .to_list()
     )
-    truth.add("usage_not_billed", labels)
+    # Open once the month ended 2 days ago (by then the invoice billed the rest of the month).
+    truth.add("usage_not_billed", labels, since=month_start(chosen["k"].to_numpy() + 1) + 2 * DAY)
     return pl.concat([b.meter_events, extra.cast(b.meter_events.schema)]).sort(["ts", "usage_sub"])

@@ -1,8 +1,10 @@
 """Billing outcomes derived from the timeline: invoices, lines, payments, credit notes, usage.
 
 Flat tables with integer keys; ``stripe_wire.py`` turns them into Stripe's JSON objects.
-Statuses are the status at export (as-of): an invoice created less than an hour before
-as-of is still ``draft``; a payment after as-of has not happened, and so on.
+``build_billing`` draws every outcome over the whole horizon (to ``through``) and its statuses
+are the statuses at ``through``; ``billing_at`` is the same billing seen at an earlier export
+instant: an invoice created less than an hour before it is still ``draft``, a payment after
+it has not happened, and so on.
 """
 
 from __future__ import annotations
@@ -207,13 +209,13 @@ def _onboarding(
         void_at=pl.Series(np.where(voided, void_at, 0)).replace(0, None),
     )
     reissue = first.filter(
-        pl.col("void_at").is_not_null() & (pl.col("void_at") + 300 <= horizon.as_of)
+        pl.col("void_at").is_not_null() & (pl.col("void_at") + 300 <= horizon.through)
     ).with_columns(
         created=pl.col("void_at") + 300,
         k=pl.lit(1, dtype=pl.Int64),
         void_at=pl.lit(None, dtype=pl.Int64),
     )
-    inv = pl.concat([first, reissue]).filter(pl.col("created") <= horizon.as_of)
+    inv = pl.concat([first, reissue]).filter(pl.col("created") <= horizon.through)
     fee = pl.DataFrame(
         {
             "currency": list(ONBOARDING_FEE),
@@ -259,7 +261,7 @@ def _usage(
     us = tl.usage_subs.join(
         ctx.select(pl.col("sub").alias("licensed_sub"), "customer", "currency"), on="licensed_sub"
     )
-    last = np.minimum(us["end_ts"].to_numpy(), horizon.as_of)
+    last = np.minimum(us["end_ts"].to_numpy(), horizon.through)
     days = (
         us.with_columns(
             d0=pl.col("start_ts") // DAY,
@@ -282,7 +284,7 @@ def _usage(
     value = np.maximum(1, (days["scale"].to_numpy() * rng.lognormal(0, 0.35, n)).astype("int64"))
     events = (
         days.with_columns(ts=pl.Series(ts), value=pl.Series(value))
-        .filter((pl.col("ts") < pl.col("end_ts")) & (pl.col("ts") <= horizon.as_of))
+        .filter((pl.col("ts") < pl.col("end_ts")) & (pl.col("ts") <= horizon.through))
         .select("usage_sub", "customer", "ts", "value")
     )
     # One billing period per calendar month the usage subscription was live in.
@@ -306,7 +308,7 @@ def _usage(
         period_start=pl.Series(np.maximum(ms, periods["start_ts"].to_numpy())),
         period_end=pl.Series(np.minimum(me, periods["end_ts"].to_numpy())),
     ).filter(
-        (pl.col("period_end") <= horizon.as_of) & (pl.col("period_end") > pl.col("period_start"))
+        (pl.col("period_end") <= horizon.through) & (pl.col("period_end") > pl.col("period_start"))
     )
     qty = (
         periods.select("usage_sub", "m", "period_start", "period_end")
@@ -353,9 +355,8 @@ def _usage(
 
 
 def _outcomes(rng: np.random.Generator, inv: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
-    """Finalization, payment, void and uncollectible instants, and the status at export."""
+    """Draw when each invoice gets paid (``pay_ts``, ``pays_late``); statuses at ``through``."""
     n = inv.height
-    A = horizon.as_of
     fin = inv["finalize_at"].to_numpy()
     total = inv["total"].to_numpy()
     src = inv["src"].to_numpy()
@@ -363,13 +364,27 @@ def _outcomes(rng: np.random.Generator, inv: pl.DataFrame, horizon: Horizon) -> 
     pay_delay = np.where(late, rng.integers(3 * DAY, 20 * DAY, n), rng.integers(10, 600, n))
     pay_delay = np.where(src == "onboarding", rng.integers(1 * DAY, 10 * DAY, n), pay_delay)
     pay_delay = np.where(total == 0, 0, pay_delay)
+    inv = inv.with_columns(pay_ts=pl.Series(fin + pay_delay), pays_late=pl.Series(late))
+    return invoice_status_at(inv, horizon.through)
+
+
+def invoice_status_at(inv: pl.DataFrame, as_of: int) -> pl.DataFrame:
+    """Status and status transitions of each invoice at ``as_of`` (from its drawn instants).
+
+    Sets ``status``, ``finalized_at``, ``paid_at``, ``voided_at``, ``marked_uncollectible_at``
+    (null until they happen) and ``failed_attempt`` (a declined charge exists by ``as_of``).
+    """
+    A = as_of
+    fin = inv["finalize_at"].to_numpy()
+    total = inv["total"].to_numpy()
+    late = inv["pays_late"].to_numpy()
     uncollectible = inv["is_uncollectible_cycle"].to_numpy()
     void_at = inv["void_at"].fill_null(-1).to_numpy()
     finalized = fin <= A
     voided = finalized & (void_at >= 0) & (void_at <= A)
     unc_at = fin + 21 * DAY
     is_unc = finalized & uncollectible & (unc_at <= A)
-    paid_at = fin + pay_delay
+    paid_at = inv["pay_ts"].to_numpy()
     is_paid = finalized & ~uncollectible & (void_at < 0) & (paid_at <= A)
     status = np.select(
         [~finalized, voided, is_unc, is_paid], ["draft", "void", "uncollectible", "paid"], "open"
@@ -404,7 +419,7 @@ def build_billing(
     )
     headers = (
         headers.join(totals, on=["src", "sub", "usage_sub", "k"], how="left", nulls_equal=True)
-        .filter(pl.col("created") <= horizon.as_of)
+        .filter(pl.col("created") <= horizon.through)
         .sort(["created", "src", "sub", "usage_sub", "k"], nulls_last=True)
         .with_row_index("invoice")
         .with_columns(pl.col("invoice").cast(pl.Int64))
@@ -420,12 +435,12 @@ def build_billing(
         .with_row_index("line")
         .with_columns(pl.col("line").cast(pl.Int64))
     )
-    charges = _charges(headers, horizon)
+    charges = _charges(headers)
     credit_notes = _credit_notes(rng, headers, charges, horizon)
     return Billing(headers, lines, charges, credit_notes, events)
 
 
-def _charges(inv: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
+def _charges(inv: pl.DataFrame) -> pl.DataFrame:
     """A succeeded charge per paid invoice with an amount; a failed one before late payments."""
     ok = inv.filter((pl.col("status") == "paid") & (pl.col("total") > 0)).select(
         "invoice",
@@ -467,7 +482,7 @@ def _credit_notes(
     amount = np.maximum(100, (paid["amount"].to_numpy() * share).astype("int64") // 100 * 100)
     return (
         paid.with_columns(effective_at=pl.Series(eff), cn_amount=pl.Series(amount))
-        .filter(pl.Series(pick) & (pl.col("effective_at") <= horizon.as_of))
+        .filter(pl.Series(pick) & (pl.col("effective_at") <= horizon.through))
         .select(
             "invoice",
             "charge",
@@ -479,4 +494,22 @@ def _credit_notes(
         .sort(["effective_at", "invoice"])
         .with_row_index("credit_note")
         .with_columns(pl.col("credit_note").cast(pl.Int64))
+    )
+
+
+def billing_at(b: Billing, as_of: int) -> Billing:
+    """The billing as seen at ``as_of`` (``<= through``).
+
+    Invoices created by then, with their status at ``as_of``; charges, credit notes and meter
+    events that happened by then. A charge or credit note exists at ``as_of`` exactly when
+    the payment, decline or refund it records happened by then, so cutting by its instant
+    equals deriving it from the statuses at ``as_of``.
+    """
+    invoices = invoice_status_at(b.invoices.filter(pl.col("created") <= as_of), as_of)
+    return Billing(
+        invoices=invoices,
+        lines=b.lines.filter(pl.col("invoice").is_in(invoices["invoice"].implode())),
+        charges=b.charges.filter(pl.col("created") <= as_of),
+        credit_notes=b.credit_notes.filter(pl.col("effective_at") <= as_of),
+        meter_events=b.meter_events.filter(pl.col("ts") <= as_of),
     )

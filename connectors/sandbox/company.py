@@ -92,7 +92,7 @@ def _customers(
     ).select("acct", "role", "created_ts", "name", "email")
     customers = (
         pl.concat([primary, linked, named])
-        .filter(pl.col("created_ts") <= horizon.as_of)
+        .filter(pl.col("created_ts") <= horizon.through)
         .sort(["created_ts", "acct", "role"])
         .with_row_index("customer")
         .with_columns(pl.col("customer").cast(pl.Int64))
@@ -113,14 +113,16 @@ def build_company(
     """
     accounts = _describe_accounts(rng, build_accounts(rng, n_customers, horizon))
     cust_accts = accounts.filter(pl.col("is_customer"))
-    seven_days_before = horizon.as_of - 7 * DAY
-    # Close dates are compared by UTC date: CloseDate <= date(A - 7 days).
+    # Pools are drawn over the whole horizon (to ``through``); truth lists an anomaly only once
+    # it is open at the export instant. Close dates are compared by UTC date:
+    # CloseDate <= date(T - 7 days).
+    seven_days_before = horizon.through - 7 * DAY
     eligible_np = cust_accts.filter((pl.col("close_ts") // DAY) <= (seven_days_before // DAY))[
         "acct"
     ].to_numpy()
     not_provisioned = pick(rng, eligible_np, anomaly_rate)
     settled = cust_accts.filter(
-        (pl.col("close_ts") <= horizon.as_of - 40 * DAY)
+        (pl.col("close_ts") <= horizon.through - 40 * DAY)
         & ~pl.col("acct").is_in(not_provisioned.tolist())
     )["acct"].to_numpy()
     dups = pick(rng, settled, anomaly_rate)

@@ -57,8 +57,12 @@ def annual_unit_price(plan_idx: pl.Expr, currency: pl.Expr, im: pl.Expr) -> pl.E
 
 
 def _opportunities(rng: np.random.Generator, tl: Timeline, horizon: Horizon) -> pl.DataFrame:
-    """Internal opportunity table (one row per opportunity)."""
-    A = horizon.as_of
+    """Internal opportunity table (one row per opportunity, over the whole horizon).
+
+    Open pipeline deals close 30 days after the horizon's end; an opportunity that closes
+    after the export instant is shown open by ``format_crm``.
+    """
+    T = horizon.through
     acc = tl.accounts
     subs = tl.subs
     primary = subs.filter(pl.col("kind") == PRIMARY)
@@ -164,7 +168,7 @@ def _opportunities(rng: np.random.Generator, tl: Timeline, horizon: Horizon) -> 
     open_opps = open_base.select(
         "acct",
         pl.lit(None, dtype=pl.Int64).alias("sub"),
-        pl.lit(A + 30 * DAY).alias("close_ts"),
+        pl.lit(T + 30 * DAY).alias("close_ts"),
         "plan_idx",
         pl.lit(5, dtype=pl.Int64).alias("seats0"),
         "im",
@@ -179,7 +183,7 @@ def _opportunities(rng: np.random.Generator, tl: Timeline, horizon: Horizon) -> 
     )
     opps = pl.concat([nb, later, renew, lost, open_opps], how="vertical_relaxed")
     opps = opps.with_columns(
-        created_ts=pl.min_horizontal(pl.col("close_ts"), pl.lit(A))
+        created_ts=pl.min_horizontal(pl.col("close_ts"), pl.lit(T))
         - pl.Series(rng.integers(7, 60, opps.height) * DAY)
     )
     opps = (
@@ -265,15 +269,27 @@ def format_crm(
     opps: pl.DataFrame,
     items: pl.DataFrame,
 ) -> CrmFrames:
-    """Salesforce records in the REST API's JSON shape."""
+    """Salesforce records in the REST API's JSON shape, as seen at the export instant (as-of).
+
+    Ids are drawn over the whole horizon; records created after as-of are not exported (an
+    Account, an Opportunity and its line items, a Contract before its activation), and a deal
+    that closes after as-of is still open at as-of (stage ``Negotiation/Review``).
+    """
     A = horizon.as_of
+    T = horizon.through
     acc = tl.accounts
     last_close = opps.group_by("acct").agg(
         pl.col("close_ts").filter(pl.col("close_ts") <= A).max().alias("last_close")
     )
-    ever_customer = tl.customers.select("acct").unique().with_columns(cust=pl.lit(True))
+    ever_customer = (
+        tl.customers.filter(pl.col("created_ts") <= A)
+        .select("acct")
+        .unique()
+        .with_columns(cust=pl.lit(True))
+    )
     accounts = (
-        acc.join(last_close, on="acct", how="left")
+        acc.filter(pl.col("created_ts") <= A)
+        .join(last_close, on="acct", how="left")
         .join(ever_customer, on="acct", how="left")
         .sort("created_ts")
         .select(
@@ -313,27 +329,41 @@ def format_crm(
         (pl.col("quantity") * pl.col("unit_price")).sum().round(2).alias("amount")
     )
     o = opps.join(amounts, on="opp", how="left").join(
-        acc.select("acct", "sf_account_id", "name"), on="acct"
+        acc.select("acct", "sf_account_id", "name", pl.col("created_ts").alias("acct_created")),
+        on="acct",
     )
+    # Visible at as-of: created by then, under an Account that exists by then.
+    o = o.filter((pl.col("created_ts") <= A) & (pl.col("acct_created") <= A))
+    visible_opps = o["opp"].implode()
+    closed_by_as_of = pl.col("closed") & (pl.col("close_ts") <= A)
+    # Last modified when it closed; the open pipeline was last touched at the horizon's end,
+    # or, seen before that (or before its close), last modified when it was created.
+    touched = pl.min_horizontal(pl.col("close_ts"), pl.lit(T))
+    modstamp = pl.when(touched <= A).then(touched).otherwise(pl.col("created_ts"))
     opportunity_frame = o.sort("opp").select(
         _attributes_for("Opportunity", "opp_id"),
         pl.col("opp_id").alias("Id"),
         pl.col("sf_account_id").alias("AccountId"),
         pl.concat_str("name", pl.lit(" - "), "name_suffix").alias("Name"),
         pl.col("type").alias("Type"),
-        pl.col("stage").alias("StageName"),
-        pl.col("closed").alias("IsClosed"),
-        pl.col("won").alias("IsWon"),
+        pl.when(pl.col("closed") & ~closed_by_as_of)
+        .then(pl.lit("Negotiation/Review"))
+        .otherwise(pl.col("stage"))
+        .alias("StageName"),
+        closed_by_as_of.alias("IsClosed"),
+        (pl.col("won") & closed_by_as_of).alias("IsWon"),
         sf_date("close_ts").alias("CloseDate"),
         pl.col("amount").fill_null(0.0).alias("Amount"),
         pl.col("currency").alias("CurrencyIsoCode"),
         sf_datetime("created_ts").alias("CreatedDate"),
-        sf_datetime(pl.min_horizontal(pl.col("close_ts"), pl.lit(A))).alias("SystemModstamp"),
+        sf_datetime(modstamp).alias("SystemModstamp"),
     )
     li = items.join(opps.select("opp", "opp_id", "close_ts", "created_ts"), on="opp").sort(
         ["opp", "product"]
     )
-    li = li.with_columns(Id=pl.Series(salesforce_ids(rng, "00k", li.height)))
+    li = li.with_columns(Id=pl.Series(salesforce_ids(rng, "00k", li.height))).filter(
+        pl.col("opp").is_in(visible_opps)
+    )
     line_frame = li.select(
         _attributes("OpportunityLineItem").alias("attributes"),
         "Id",
@@ -343,7 +373,7 @@ def format_crm(
         pl.col("unit_price").round(2).alias("UnitPrice"),
         (pl.col("quantity") * pl.col("unit_price")).round(2).alias("TotalPrice"),
         sf_date("close_ts").alias("ServiceDate"),
-        sf_datetime(pl.min_horizontal(pl.col("close_ts"), pl.lit(A))).alias("SystemModstamp"),
+        sf_datetime(modstamp).alias("SystemModstamp"),
     )
     family = {p.key: "Subscription" for p in PLANS} | {
         "api_calls": "Usage",
@@ -375,7 +405,7 @@ def format_crm(
     )
     won = won.with_columns(
         Id=pl.Series(salesforce_ids(rng, "800", won.height)), number=pl.int_range(1, pl.len() + 1)
-    )
+    ).filter(pl.col("start_ts") <= A)  # activated when its subscription starts
     start = pl.from_epoch("start_ts", time_unit="s").dt.date()
     contract_frame = won.select(
         _attributes("Contract").alias("attributes"),

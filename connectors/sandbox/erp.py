@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.billing import Billing
+from connectors.sandbox.billing import Billing, invoice_status_at
 from connectors.sandbox.calendar import DAY, HOUR, month_index, month_start
 from connectors.sandbox.catalog import CURRENCIES, CURRENCY_IDS, CURRENCY_NAMES, ENTITIES, Catalog
 from connectors.sandbox.timeline import Horizon, Timeline
@@ -86,12 +86,13 @@ def posting_lags(rng: np.random.Generator, n: int) -> np.ndarray:
 def posting_plan(
     rng: np.random.Generator, tl: Timeline, b: Billing, horizon: Horizon
 ) -> pl.DataFrame:
-    """Every posting the integration makes by as-of, before any anomaly.
+    """Every posting the integration makes by the horizon's end, before any anomaly.
 
     Columns: kind, src (invoice/charge/credit note key), customer, currency, amount (minor
-    units, positive), event_ts, created_ts, trandate_ts, voided, externalid.
+    units, positive), event_ts, created_ts, trandate_ts, voided, externalid, stripe_status,
+    void_ts (when the posted invoice gets voided; ``build_erp`` shows it voided from then on).
     """
-    A = horizon.as_of
+    T = horizon.through
     inv = b.invoices.filter((pl.col("status") != "draft") & (pl.col("total") != 0))
     lag = posting_lags(rng, inv.height)
     inv = inv.with_columns(created_ts=pl.col("finalized_at") + pl.Series(lag)).filter(
@@ -110,6 +111,7 @@ def posting_plan(
         pl.col("voided_at").is_not_null().alias("voided"),
         pl.col("invoice_id").alias("externalid"),
         pl.col("status").alias("stripe_status"),
+        pl.col("voided_at").alias("void_ts"),
     )
     ch = b.charges.filter(pl.col("status") == "succeeded")
     payments = ch.with_columns(
@@ -126,6 +128,7 @@ def posting_plan(
         pl.lit(False).alias("voided"),
         pl.col("charge_id").alias("externalid"),
         pl.lit("succeeded").alias("stripe_status"),
+        pl.lit(None, dtype=pl.Int64).alias("void_ts"),
     )
     cn = b.credit_notes
     credits = cn.with_columns(
@@ -142,17 +145,22 @@ def posting_plan(
         pl.lit(False).alias("voided"),
         pl.col("cn_id").alias("externalid"),
         pl.lit("issued").alias("stripe_status"),
+        pl.lit(None, dtype=pl.Int64).alias("void_ts"),
     )
-    plan = pl.concat([invoices, payments, credits]).filter(pl.col("created_ts") <= A)
+    plan = pl.concat([invoices, payments, credits]).filter(pl.col("created_ts") <= T)
     return plan.with_columns(
         period_shift=pl.lit(0, dtype=pl.Int64), currency_override=pl.lit(None, dtype=pl.String)
     )
 
 
 def _periods(horizon: Horizon) -> pl.DataFrame:
-    """Monthly posting periods, with their quarters and years, covering the horizon."""
+    """Monthly posting periods, with their quarters and years, covering the horizon.
+
+    Periods exist to the month after the horizon's end; those before the as-of month's
+    predecessor are closed at as-of.
+    """
     m0 = int(month_index(np.array([horizon.start]))[0]) - 3
-    m1 = int(month_index(np.array([horizon.as_of]))[0]) + 1
+    m1 = int(month_index(np.array([horizon.through]))[0]) + 1
     months = np.arange(m0, m1 + 1)
     start = month_start(months)
     end = month_start(months + 1) - DAY
@@ -188,9 +196,12 @@ def _periods(horizon: Horizon) -> pl.DataFrame:
 
 
 def _rates(rng: np.random.Generator, horizon: Horizon) -> pl.DataFrame:
-    """Daily exchange rates for every ordered pair of currencies (a drifting random walk)."""
+    """Daily exchange rates for every ordered pair of currencies (a drifting random walk).
+
+    Drawn to the horizon's end; the rates of days after the as-of day are not exported.
+    """
     d0 = horizon.start // DAY - 35
-    d1 = horizon.as_of // DAY
+    d1 = horizon.through // DAY
     days = np.arange(d0, d1 + 1)
     usd_per = {"USD": np.ones(len(days))}
     for cur, base in (("GBP", 1.27), ("EUR", 1.08)):
@@ -216,6 +227,7 @@ def _rates(rng: np.random.Generator, horizon: Horizon) -> pl.DataFrame:
         pl.concat(frames)
         .sort(["day", "basecurrency", "transactioncurrency"])
         .with_row_index("id", offset=1)
+        .filter(pl.col("day") <= horizon.as_of // DAY)
     )
     return rates.select(
         LINKS.alias("links"),
@@ -236,11 +248,15 @@ def build_erp(
     plan: pl.DataFrame,
     unapplied_charges: set[int],
 ) -> tuple[ErpFrames, pl.DataFrame]:
-    """All NetSuite tables from the (possibly altered) posting plan.
+    """All NetSuite tables from the (possibly altered) posting plan, as seen at as-of.
 
-    Returns the frames and the plan with its NetSuite transaction ids (for truth).
+    Ids are numbered over the whole horizon; customers synced and postings made after as-of
+    are not exported, and a posting shows its invoice's void and payment only once they
+    happened. Returns the frames and the whole plan with its NetSuite transaction ids and
+    ``created_ts`` (for truth).
     """
     A = horizon.as_of
+    T = horizon.through
     periods = _periods(horizon)
     monthly = (
         periods.filter(~pl.col("isquarter") & ~pl.col("isyear"))
@@ -250,13 +266,14 @@ def build_erp(
     cur_ids = {c: str(CURRENCY_IDS[c]) for c in CURRENCIES}
     entity_of = tl.accounts.select("acct", "entity_idx")
     # Customers: synced a minute after their Stripe customer was created.
-    cust = (
+    cust_all = (
         tl.customers.join(entity_of, on="acct")
         .join(tl.accounts.select("acct", "currency"), on="acct")
         .with_columns(ns_created=pl.col("created_ts") + 60)
-        .filter(pl.col("ns_created") <= A)
+        .filter(pl.col("ns_created") <= T)
         .with_columns(ns_id=pl.int_range(pl.len()) + 2001)
     )
+    cust = cust_all.filter(pl.col("ns_created") <= A)
     customer = cust.select(
         LINKS.alias("links"),
         pl.col("ns_id").cast(pl.String).alias("id"),
@@ -271,8 +288,8 @@ def build_erp(
     )
     # Transactions, numbered in posting order.
     day = pl.col("trandate_ts") // DAY * DAY
-    tx = (
-        plan.join(cust.select("customer", "ns_id", "entity_idx"), on="customer")
+    tx_all = (
+        plan.join(cust_all.select("customer", "ns_id", "entity_idx"), on="customer")
         .sort(["created_ts", "kind", "src"])
         .with_columns(txn_id=pl.int_range(pl.len()) + 10_001)
         .with_columns(day=day)
@@ -284,6 +301,22 @@ def build_erp(
         .with_columns(pidx=pl.col("pidx") + pl.col("period_shift"))
         .drop("period_id")
         .join(monthly.select("pidx", "period_id"), on="pidx", how="left")
+    )
+    # Seen at as-of: postings made by then; an invoice's posting is voided once the invoice is
+    # (unless an anomaly keeps it), and paid in full once the invoice is paid.
+    status_at = invoice_status_at(b.invoices, A).select(
+        pl.col("invoice").alias("src"), pl.col("status").alias("status_at")
+    )
+    tx = (
+        tx_all.filter(pl.col("created_ts") <= A)
+        .join(status_at, on="src", how="left", maintain_order="left")
+        .with_columns(
+            voided=pl.col("voided") & (pl.col("void_ts") <= A).fill_null(False),
+            stripe_status=pl.when((pl.col("kind") == "CustInvc") & (pl.col("src") >= 0))
+            .then(pl.col("status_at"))
+            .otherwise(pl.col("stripe_status")),
+        )
+        .drop("status_at")
     )
     prefix = pl.col("kind").replace_strict(
         {"CustInvc": "INV", "CustPymt": "PYMT", "CustCred": "CM"}
@@ -371,7 +404,7 @@ def build_erp(
         transactionaccountingline=acct_lines,
         previoustransactionlinelink=links,
     )
-    return frames, tx
+    return frames, tx_all
 
 
 def _lines(tx: pl.DataFrame, b: Billing, catalog: Catalog) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -4,6 +4,15 @@ Layout (architecture.md "Source drop layout"): ``manifest.json``, ``salesforce/`
 ``stripe/``, ``netsuite/`` (one JSON object per line, each in its vendor's wire format) and
 ``truth/`` (``exceptions.csv``, ``mrr.csv``, ``subscription_segments.csv``), which the
 pipeline never reads. The same arguments and seed give byte-identical files.
+
+Incremental drops: the company is generated up to ``through`` (default: ``as_of``) and
+exported as seen at ``as_of``; the horizon's ``months`` count back from the through-month.
+Two drops with the same seed, customers, months and through are the same company seen at two
+instants: every id and every record of the earlier drop is in the later one, and a record
+differs only where something happened in between (an invoice finalized, paid or voided, a
+deal closed, a posting made...), so ``--as-of D --through D+3`` then ``--as-of D+1
+--through D+3`` give a day's activity as a further drop. Truth is computed at the as-of
+instant. ``manifest.json`` carries ``through`` when it is after ``exported_at``.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from connectors.sandbox.anomalies import (
     inject_unbilled_usage,
     mistype,
 )
-from connectors.sandbox.billing import build_billing
+from connectors.sandbox.billing import billing_at, build_billing
 from connectors.sandbox.calendar import DAY, month_index, month_start
 from connectors.sandbox.catalog import build_catalog
 from connectors.sandbox.company import build_company, pick
@@ -35,7 +44,7 @@ from connectors.sandbox.crm import apply_contract_mismatch, build_crm, format_cr
 from connectors.sandbox.erp import build_erp, posting_plan
 from connectors.sandbox.jsonl import write_jsonl
 from connectors.sandbox.stripe_wire import assign_ids, build_stripe
-from connectors.sandbox.timeline import Horizon
+from connectors.sandbox.timeline import Horizon, timeline_at
 from connectors.sandbox.truth import mrr_truth, state_segments
 
 DEFAULT_AS_OF = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)
@@ -43,14 +52,22 @@ COMPANY = "Northbeam Software"
 SYSTEM_DIRS = ("salesforce", "stripe", "netsuite", "truth")
 
 
-def _horizon(as_of: datetime, months: int) -> Horizon:
-    if as_of.tzinfo is None:
-        raise ValueError(f"as_of must carry a time zone (got {as_of.isoformat()})")
+def _horizon(as_of: datetime, months: int, through: datetime | None = None) -> Horizon:
+    """The horizon: ``months`` calendar months ending with through's month, seen at as-of."""
+    through = as_of if through is None else through
+    for name, value in (("as_of", as_of), ("through", through)):
+        if value.tzinfo is None:
+            raise ValueError(f"{name} must carry a time zone (got {value.isoformat()})")
     if months < 1:
         raise ValueError(f"months must be at least 1 (got {months})")
-    a = int(as_of.timestamp())
-    first = int(month_index(np.array([a]))[0]) - months + 1
-    return Horizon(start=int(month_start(first)), as_of=a, months=months)
+    a, t = int(as_of.timestamp()), int(through.timestamp())
+    if t < a:
+        raise ValueError(
+            f"through ({through.isoformat()}) is before as_of ({as_of.isoformat()}): "
+            "the generated horizon must reach the export instant"
+        )
+    first = int(month_index(np.array([t]))[0]) - months + 1
+    return Horizon(start=int(month_start(first)), as_of=a, months=months, through=t)
 
 
 def generate(
@@ -62,8 +79,13 @@ def generate(
     as_of: datetime | None = None,
     anomaly_rate: float = 0.02,
     progress: bool = True,
+    through: datetime | None = None,
 ) -> dict[str, Any]:
     """Write the sandbox company's source drop and truth into ``out_dir``.
+
+    The company is generated to ``through`` (default: ``as_of``; never before it) and
+    exported as seen at ``as_of``: same seed, sizes and ``through`` give the same company at
+    any as-of.
 
     Returns a summary: ``exported_at``, per-file record counts (``files``), truth counts
     and the seconds it took.
@@ -78,7 +100,7 @@ def generate(
     if not 0 <= anomaly_rate <= 0.5:
         raise ValueError(f"anomaly_rate must be between 0 and 0.5 (got {anomaly_rate})")
     started = time.perf_counter()
-    horizon = _horizon(as_of or DEFAULT_AS_OF, months)
+    horizon = _horizon(as_of or DEFAULT_AS_OF, months, through)
     rng = np.random.default_rng(seed)
     steps = tqdm(total=9, desc="sandbox", unit="step", disable=not progress, leave=False)
 
@@ -92,14 +114,17 @@ def generate(
     billing = build_billing(rng, tl, catalog, horizon)
     assign_ids(rng, tl, billing)
     step("billing")
+    # Everything up to here and below draws over the whole horizon (to ``through``); the
+    # exports and truth show it as seen at as-of. Each truth entry is open from ``since``.
     truth = Truth()
     opps, items = build_crm(rng, tl, catalog, horizon)
     not_prov = account_anomalies["closed_won_not_provisioned"].tolist()
+    unprovisioned = opps.filter(pl.col("acct").is_in(not_prov) & (pl.col("type") == "New Business"))
     truth.add(
         "closed_won_not_provisioned",
-        opps.filter(pl.col("acct").is_in(not_prov) & (pl.col("type") == "New Business"))[
-            "opp_id"
-        ].to_list(),
+        unprovisioned["opp_id"].to_list(),
+        # CloseDate <= date(A - 7 days)
+        since=(unprovisioned["close_ts"] // DAY * DAY + 7 * DAY).to_list(),
     )
     linked_won = opps.filter(
         pl.col("won")
@@ -108,25 +133,38 @@ def generate(
     )
     mispriced = pick(rng, linked_won["opp"].to_numpy(), anomaly_rate)
     opps, items = apply_contract_mismatch(rng, opps, items, mispriced.tolist())
-    truth.add(
-        "contract_billing_mismatch",
-        opps.filter(pl.col("opp").is_in(mispriced.tolist()))["opp_id"].to_list(),
+    mispriced_opps = opps.filter(pl.col("opp").is_in(mispriced.tolist())).join(
+        tl.subs.select("sub", "start_ts"), on="sub", maintain_order="left"
     )
     truth.add(
+        "contract_billing_mismatch",
+        mispriced_opps["opp_id"].to_list(),
+        since=mispriced_opps["start_ts"].to_list(),  # billed from the subscription's start
+    )
+    duplicates = tl.customers.filter(pl.col("role").is_in(["duplicate_linked", "duplicate_name"]))
+    truth.add(
         "duplicate_customer",
-        tl.customers.filter(pl.col("role").is_in(["duplicate_linked", "duplicate_name"]))[
-            "stripe_id"
-        ].to_list(),
+        duplicates["stripe_id"].to_list(),
+        since=duplicates["created_ts"].to_list(),
     )
     dup_accts = set(account_anomalies["duplicate_linked"].tolist()) | set(
         account_anomalies["duplicate_name"].tolist()
     )
     unlinked = choose_unlinked_customers(rng, tl, billing, anomaly_rate, dup_accts)
+    # Open from the customer's first finalized invoice not voided by the horizon's end (the
+    # first invoice of a subscription is finalized at its start; only later ones get voided).
+    first_invoice = (
+        billing.invoices.filter(pl.col("status").is_in(["open", "paid", "uncollectible"]))
+        .group_by("customer")
+        .agg(pl.col("finalized_at").min().alias("since"))
+    )
+    unlinked_customers = tl.customers.filter(
+        pl.col("customer").is_in(unlinked["customer"].to_list())
+    ).join(first_invoice, on="customer", maintain_order="left")
     truth.add(
         "customer_unlinked",
-        tl.customers.filter(pl.col("customer").is_in(unlinked["customer"].to_list()))[
-            "stripe_id"
-        ].to_list(),
+        unlinked_customers["stripe_id"].to_list(),
+        since=unlinked_customers["since"].to_list(),
     )
     step("crm")
     plan, unapplied, markers = inject_postings(
@@ -135,8 +173,17 @@ def generate(
     billing.meter_events = inject_unbilled_usage(rng, billing, tl, horizon, anomaly_rate, truth)
     erp, tx = build_erp(rng, tl, billing, catalog, horizon, plan, unapplied)
     txn_of_row = dict(zip(tx["row"].to_list(), tx["txn_id"].to_list(), strict=True))
+    # A marked posting is at fault once it exists (and its invoice is voided, for one that
+    # stayed posted after the void).
+    since_of_row = dict(
+        zip(
+            tx["row"].to_list(),
+            tx.select(pl.max_horizontal("created_ts", "void_ts")).to_series().to_list(),
+            strict=True,
+        )
+    )
     for check_id, row in markers:
-        truth.add(check_id, [str(txn_of_row[row])])
+        truth.add(check_id, [str(txn_of_row[row])], since=[since_of_row[row]])
     step("erp")
     opp_by_sub = opps.filter(pl.col("sub").is_not_null()).select("sub", "opp_id")
     stripe = build_stripe(rng, tl, billing, catalog, horizon, opp_by_sub)
@@ -144,7 +191,8 @@ def generate(
     crm = format_crm(rng, tl, catalog, horizon, opps, items)
     step("format")
     customer_keys = _customer_keys(tl.customers, tl.accounts, unlinked)
-    segments = state_segments(tl, billing, catalog, customer_keys)
+    seen = billing_at(billing, horizon.as_of)
+    segments = state_segments(timeline_at(tl, horizon.as_of), seen, catalog, customer_keys)
     mrr = mrr_truth(segments, horizon)
     step("truth")
 
@@ -170,11 +218,11 @@ def generate(
         step(system)
     truth_dir = out_dir / "truth"
     truth_dir.mkdir()
-    exceptions = truth.frame()
+    exceptions = truth.frame(horizon.as_of)
     exceptions.write_csv(truth_dir / "exceptions.csv")
     mrr.write_csv(truth_dir / "mrr.csv")
     segments.write_csv(truth_dir / "subscription_segments.csv")
-    exported_at = datetime.fromtimestamp(horizon.as_of, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    exported_at = _iso(horizon.as_of)
     manifest = {
         "exported_at": exported_at,
         "company": COMPANY,
@@ -185,11 +233,14 @@ def generate(
         "anomaly_rate": anomaly_rate,
         "files": counts,
     }
+    if horizon.through != horizon.as_of:  # absent: generated to exported_at
+        manifest = {"exported_at": exported_at, "through": _iso(horizon.through)} | manifest
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     steps.close()
     return {
         "out_dir": str(out_dir),
         "exported_at": exported_at,
+        "through": _iso(horizon.through),
         "files": counts,
         "exceptions": exceptions.height,
         "exceptions_by_check": dict(
@@ -198,6 +249,10 @@ def generate(
         "mrr_rows": mrr.height,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _break_links(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.billing import Billing, price_table, sub_context
+from connectors.sandbox.billing import Billing, billing_at, price_table, sub_context
 from connectors.sandbox.calendar import DAY, HOUR
 from connectors.sandbox.catalog import (
     CURRENCIES,
@@ -26,7 +26,7 @@ from connectors.sandbox.catalog import (
 )
 from connectors.sandbox.ids import random_ids
 from connectors.sandbox.jsonl import empty_object
-from connectors.sandbox.timeline import Horizon, Timeline
+from connectors.sandbox.timeline import Horizon, Timeline, timeline_at
 
 API_VERSION = "2026-10-28.endive"
 NULL_STR = pl.lit(None, dtype=pl.String)
@@ -995,7 +995,16 @@ def build_stripe(
     horizon: Horizon,
     opp_by_sub: pl.DataFrame,
 ) -> StripeFrames:
-    """Every Stripe file of the drop as a frame (ids must already be assigned)."""
+    """Every Stripe file of the drop as a frame, as seen at as-of (ids must already be assigned).
+
+    ``tl`` and ``b`` cover the whole horizon; meter event ids are drawn over all of its events,
+    then everything is cut to what exists at as-of (``timeline_at``, ``billing_at``).
+    """
+    A = horizon.as_of
+    meter_events = meter_event_frame(b.meter_events, tl.customers, rng).filter(
+        pl.col("timestamp") <= A
+    )
+    tl, b = timeline_at(tl, A), billing_at(b, A)
     prices = _price_rows(catalog)
     charges, payments = _charges_and_payments(tl, b)
     notes, refunds = _credit_notes_and_refunds(tl, b)
@@ -1010,5 +1019,5 @@ def build_stripe(
         charges=charges,
         refunds=refunds,
         billing_meters=_meters(catalog),
-        meter_events=meter_event_frame(b.meter_events, tl.customers, rng),
+        meter_events=meter_events,
     )

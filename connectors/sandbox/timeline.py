@@ -29,9 +29,17 @@ from connectors.sandbox.catalog import ENTITY_WEIGHTS, INTERVAL_WEIGHTS, PLAN_WE
 
 @dataclass(frozen=True)
 class Horizon:
-    start: int  # first instant of the first generated month
-    as_of: int  # exported_at: nothing after it exists
+    """The generated span and the export instant.
+
+    The company is drawn over ``[start, through]`` (every random draw, every id); the drop shows
+    it as seen at ``as_of`` (``<= through``): what happens after ``as_of`` is not exported.
+    Drops with the same seed, size and ``through`` are one company seen at several instants.
+    """
+
+    start: int  # first instant of the first generated month (``months`` before through's month)
+    as_of: int  # exported_at: nothing after it is visible in the drop
     months: int
+    through: int  # end of the generated timeline (>= as_of)
 
 
 @dataclass
@@ -60,7 +68,7 @@ def build_accounts(rng: np.random.Generator, n: int, horizon: Horizon) -> pl.Dat
     n_prospects = max(1, n // 5)
     total = n + n_prospects
     entity = rng.choice(len(ENTITY_WEIGHTS), size=total, p=ENTITY_WEIGHTS)
-    span = horizon.as_of - horizon.start
+    span = horizon.through - horizon.start
     # New-business close instants spread over the horizon (the company grows).
     close = horizon.start + (rng.random(total) ** 0.8 * span).astype("int64")
     created = close - rng.integers(7, 90, size=total) * DAY - rng.integers(0, DAY, size=total)
@@ -148,7 +156,7 @@ def _reactivations(
 ) -> pl.DataFrame:
     """Some churned customers come back after a gap with a new subscription."""
     ended = primary.filter(
-        (pl.col("end_ts") <= horizon.as_of - 30 * DAY) & (pl.col("n_cycles") > 0)
+        (pl.col("end_ts") <= horizon.through - 30 * DAY) & (pl.col("n_cycles") > 0)
     )
     pick = rng.random(ended.height) < 0.4
     back = ended.filter(pl.Series(pick))
@@ -177,7 +185,7 @@ def _reactivations(
             "has_usage": np.zeros(n, dtype=bool),
             "has_onboarding": np.zeros(n, dtype=bool),
         }
-    ).filter(pl.col("start_ts") <= horizon.as_of)
+    ).filter(pl.col("start_ts") <= horizon.through)
 
 
 def _concurrent(
@@ -233,7 +241,7 @@ def build_subscriptions(
     # Deals closed but not provisioned: those still inside the provisioning delay (start after
     # as-of) and the injected `closed_won_not_provisioned` anomalies.
     primary = primary.filter(
-        (pl.col("start_ts") <= horizon.as_of) & ~pl.col("acct").is_in(list(unprovisioned_accts))
+        (pl.col("start_ts") <= horizon.through) & ~pl.col("acct").is_in(list(unprovisioned_accts))
     )
     primary = _end_instants(primary)
     react = _end_instants(_reactivations(rng, primary, horizon))
@@ -242,7 +250,7 @@ def build_subscriptions(
         rng, primary.filter(pl.col("acct").is_in(list(duplicate_accts))), DUPLICATE, 1.0
     )
     extra = pl.concat([addons, dups], how="vertical")
-    extra = _end_instants(extra).filter(pl.col("start_ts") <= horizon.as_of)
+    extra = _end_instants(extra).filter(pl.col("start_ts") <= horizon.through)
     # An add-on never outlives its primary (an uncollectible primary ends everything).
     extra = extra.filter(pl.col("end_ts") <= pl.col("parent_end_ts")).drop("parent_end_ts")
     subs = pl.concat([primary, react, extra], how="vertical").sort(["start_ts", "acct", "kind"])
@@ -255,7 +263,8 @@ def build_changes(rng: np.random.Generator, subs: pl.DataFrame, horizon: Horizon
     Constraints that keep the sandbox's books exact and its truth unambiguous: no change
     before the third month (so the contract check's first full month is unaffected) or while a
     coupon applies, never in a subscription's last cycle or in the cycle before an unpaid one,
-    and only in cycles that ended at least a day before as-of (their prorations are billed).
+    and only in cycles that ended at least a day before the horizon's end (their prorations
+    are billed by then; a drop exported earlier shows a change once its prorations are).
     Annual and quarterly terms only grow (their prorations are invoiced at once); monthly
     plans may shrink by at most 30%.
     """
@@ -279,7 +288,7 @@ def build_changes(rng: np.random.Generator, subs: pl.DataFrame, horizon: Horizon
         p1 = add_months(b0, (k + 1) * im)
         u = rng.uniform(0.2, 0.9, size=n)
         c = p0 + ((p1 - p0) * u).astype("int64")
-        ok = wants & (k <= last_ok) & (p1 + DAY <= horizon.as_of)
+        ok = wants & (k <= last_ok) & (p1 + DAY <= horizon.through)
         kind_draw = rng.random(n)
         rows.append(
             pl.DataFrame(
@@ -357,7 +366,7 @@ def build_changes(rng: np.random.Generator, subs: pl.DataFrame, horizon: Horizon
 
 
 def build_cycles(subs: pl.DataFrame, changes: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
-    """Every billed cycle whose invoice exists at as-of, with the state it bills."""
+    """Every billed cycle whose invoice exists by the horizon's end, with the state it bills."""
     exploded = (
         subs.select(
             "sub",
@@ -378,7 +387,7 @@ def build_cycles(subs: pl.DataFrame, changes: pl.DataFrame, horizon: Horizon) ->
     im = exploded["im"].to_numpy()
     cycles = exploded.with_columns(
         p0=pl.Series(add_months(b0, k * im)), p1=pl.Series(add_months(b0, (k + 1) * im))
-    ).filter(pl.col("p0") <= horizon.as_of)
+    ).filter(pl.col("p0") <= horizon.through)
     # State billed for cycle k: after the last change made in a cycle before k.
     after = changes.select(
         "sub", (pl.col("k") + 1).alias("k_eff"), "plan_after", "seats_after"
@@ -409,7 +418,7 @@ def build_usage_subs(subs: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
     """Metered subscriptions beside the primary plan, from its first paid day to its end."""
     return (
         subs.filter(
-            pl.col("has_usage") & (pl.col("n_cycles") > 0) & (pl.col("b0") <= horizon.as_of)
+            pl.col("has_usage") & (pl.col("n_cycles") > 0) & (pl.col("b0") <= horizon.through)
         )
         .select(
             pl.col("sub").alias("licensed_sub"),
@@ -419,4 +428,21 @@ def build_usage_subs(subs: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
         )
         .with_row_index("usage_sub")
         .with_columns(pl.col("usage_sub").cast(pl.Int64))
+    )
+
+
+def timeline_at(tl: Timeline, as_of: int) -> Timeline:
+    """The timeline as seen at ``as_of`` (``<= through``): only what exists by then.
+
+    Customers created, subscriptions started, changes made, cycles invoiced (a cycle's invoice
+    is created at its start) and metered subscriptions started by ``as_of``. Accounts stay
+    whole: they are a lookup table here (the CRM export cuts them by creation itself).
+    """
+    return Timeline(
+        accounts=tl.accounts,
+        customers=tl.customers.filter(pl.col("created_ts") <= as_of),
+        subs=tl.subs.filter(pl.col("start_ts") <= as_of),
+        changes=tl.changes.filter(pl.col("c_ts") <= as_of),
+        cycles=tl.cycles.filter(pl.col("p0") <= as_of),
+        usage_subs=tl.usage_subs.filter(pl.col("start_ts") <= as_of),
     )

@@ -26,6 +26,7 @@ def state_segments(
 ) -> pl.DataFrame:
     """The billed state of every licensed subscription as ``[start, end)`` segments.
 
+    ``tl`` and ``b`` are as seen at the export instant (``timeline_at``, ``billing_at``).
     ``customer_keys`` maps Stripe ``customer`` -> ``account_key`` (CRM Account id or
     ``stripe:<customer id>``). Columns: account_key, stripe_customer_id, sub_id, currency,
     start, end, unit_amount, quantity, interval_months, percent_off, invoice_status, value.
@@ -36,7 +37,21 @@ def state_segments(
         "sub", "k", pl.col("status").alias("invoice_status")
     )
     cyc = tl.cycles.join(ctx, on="sub").join(status, on=["sub", "k"])
-    ch = tl.changes.select("sub", "k", "c_ts", "plan_after", "seats_after")
+    # A change is billed once the invoice carrying its prorations is finalized: the next
+    # cycle's invoice for a monthly plan, the update invoice (at once) otherwise.
+    finalized = b.invoices.filter(pl.col("status") != "draft").select(
+        "src", "sub", pl.col("k").alias("billed_k")
+    )
+    monthly = pl.col("im") == 1
+    ch = (
+        tl.changes.join(tl.subs.select("sub", "im"), on="sub")
+        .with_columns(
+            src=pl.when(monthly).then(pl.lit("cycle")).otherwise(pl.lit("update")),
+            billed_k=pl.when(monthly).then(pl.col("k") + 1).otherwise(pl.col("k")),
+        )
+        .join(finalized, on=["src", "sub", "billed_k"], how="semi")
+        .select("sub", "k", "c_ts", "plan_after", "seats_after")
+    )
     cyc = cyc.join(ch, on=["sub", "k"], how="left")
     before = cyc.select(
         "sub",
@@ -97,7 +112,10 @@ def _round_half_away(numerator: pl.Expr, denominator: int) -> pl.Expr:
 
 
 def mrr_truth(segments: pl.DataFrame, horizon: Horizon) -> pl.DataFrame:
-    """MRR per (account_key, month, currency) from first active month to the as-of month."""
+    """MRR per (account_key, month, currency) from first active month to the as-of month.
+
+    ``segments`` are the billed state as seen at as-of (``state_segments``).
+    """
     A = horizon.as_of
     asof_m = int(month_index(np.array([A]))[0])
     seg = segments.filter(pl.col("invoice_status").is_in(COUNTED))
