@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -121,12 +122,22 @@ def _count(warehouse: Path, schemas: Sequence[str]) -> int:
 # --- generation ---------------------------------------------------------------------------
 
 
+def generator_digest() -> str:
+    """sha256 of the generator's source: a drop made by other code is generated again."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "connectors" / "sandbox").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def generate(plan: Plan, as_of: datetime) -> dict[str, Any]:
     """The drop at ``as_of`` (generated once; its figures are kept beside it)."""
     drop = plan.drop(as_of)
     figures = drop.parent / f"{drop.name}.generate.json"
     if (drop / "manifest.json").exists() and figures.exists():
-        return {**_read_json(figures), "reused": True}
+        kept = _read_json(figures)
+        if kept.get("generator") == generator_digest():
+            return {**kept, "reused": True}
     shutil.rmtree(drop, ignore_errors=True)
     command = [
         str(BIN / "revops"),
@@ -152,6 +163,7 @@ def generate(plan: Plan, as_of: datetime) -> dict[str, Any]:
         "records": sum(manifest["files"].values()),
         "bytes": sum(p.stat().st_size for p in drop.rglob("*.jsonl") if p.parent.name != "truth"),
         "drop": str(drop),
+        "generator": generator_digest(),
     }
     figures.write_text(json.dumps(result, indent=2) + "\n")
     return {**result, "reused": False}
@@ -323,7 +335,39 @@ def dagster_run(plan: Plan, drop: Path) -> dict[str, Any]:
     command = [str(BIN / "revops"), "run", "--source-dir", str(drop)]
     m = measure(command, log=plan.log("dagster-run"), env=_env(home), cwd=REPO)
     found, truth = _open_exceptions(home), _truth(drop)
-    return {**m.as_dict(), "exceptions_equal_truth": found == truth}
+    return {**m.as_dict(), **dagster_steps(home), "exceptions_equal_truth": found == truth}
+
+
+# Dagster steps of the refresh job per pipeline stage (the rest: asset bookkeeping).
+STEP_STAGES = {
+    "load": ("source_drop", "raw_stripe", "raw_salesforce", "raw_netsuite", "raw_meta__"),
+    "dbt_build": ("dbt_models",),
+    "reconcile": ("reconciliation",),
+    "publish": ("finance_report", "serving_snapshot"),
+}
+
+
+def dagster_steps(home: Path) -> dict[str, Any]:
+    """The latest run's duration and its step times by stage, from the Dagster instance."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        run = instance.get_runs(limit=1)[0]
+        totals = instance.get_run_stats(run.run_id)
+        steps = {
+            s.step_key: s.end_time - s.start_time
+            for s in instance.get_run_step_stats(run.run_id)
+            if s.end_time is not None and s.start_time is not None
+        }
+    by_stage = {
+        stage: round(sum(t for k, t in steps.items() if k.startswith(prefixes)), 3)
+        for stage, prefixes in STEP_STAGES.items()
+    }
+    return {
+        "run_s": round(totals.end_time - totals.start_time, 3),
+        "steps_s": round(sum(steps.values()), 3),
+        "stage_steps_s": by_stage,
+    }
 
 
 def profile(plan: Plan, first: dict[str, Any], drop: Path, home: Path) -> dict[str, Any]:

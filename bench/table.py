@@ -73,10 +73,12 @@ def _run_rows(result: dict[str, Any]) -> list[str]:
         )
     if "dagster_run" in result:
         d = result["dagster_run"]
+        steps = " | ".join(_s(d["stage_steps_s"][s]) for s in STAGE_LABELS)
         rows.append(
             f"| first full run as one Dagster run (`revops run`, whole process, "
-            f"{_n(d['peak_rss_mb'])} MB peak) | {_s(d['wall_s'])} | {d['wall_s'] / first_wall:.2f} "
-            f"| | | | | {_yes(d['exceptions_equal_truth'])} |"
+            f"{_n(d['peak_rss_mb'])} MB peak; the run {_s(d['run_s'])} s, its steps "
+            f"{_s(d['steps_s'])} s) | {_s(d['wall_s'])} | {d['wall_s'] / first_wall:.2f} "
+            f"| {steps} | {_yes(d['exceptions_equal_truth'])} |"
         )
     return rows
 

@@ -64,7 +64,12 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
 
     for peer in result["peers"].values():
         assert peer["same_answer"], peer["comparison"]
-    assert result["dagster_run"]["exceptions_equal_truth"]
+    dagster_run = result["dagster_run"]
+    assert dagster_run["exceptions_equal_truth"]
+    # The run's own step times, read back from the Dagster instance, cover every stage.
+    assert set(dagster_run["stage_steps_s"]) == set(first["stages"])
+    assert all(t > 0 for t in dagster_run["stage_steps_s"].values())
+    assert dagster_run["steps_s"] <= dagster_run["run_s"] < dagster_run["wall_s"]
     assert result["profile"]["stage"] in first["stages"] and result["profile"]["top"]
 
     table = readme.read_text()

@@ -18,7 +18,9 @@ import pytest
 
 from connectors.sandbox import generate
 from connectors.sandbox.anomalies import CHECK_IDS
+from connectors.sandbox.erp import _first_journal_id
 from connectors.sandbox.ids import is_valid_salesforce_id
+from connectors.schemas import SPECS
 
 pytestmark = pytest.mark.integration
 
@@ -202,6 +204,27 @@ def test_netsuite_records_are_strings_without_nulls(drop: Path) -> None:
             for key in ("foreigntotal", "foreignamount", "netamount", "amount", "exchangerate"):
                 if key in rec:
                     assert NS_NUMBER.match(rec[key]), (rel, key, rec[key])
+
+
+@pytest.mark.unit
+def test_journal_ids_stay_above_every_stripe_derived_transaction() -> None:
+    # 50,000 customers over 36 months post more than 890,000 transactions: journals numbered
+    # from a fixed 900001 collided with them (quarantined as duplicate ids in the benchmark).
+    assert _first_journal_id(0) == 900_001
+    assert _first_journal_id(889_999) == 900_001  # the last transaction is 899999
+    assert _first_journal_id(890_000) == 1_000_001  # ... 900000: the journals move up
+    assert _first_journal_id(3_500_000) == 3_600_001
+
+
+def test_every_record_key_is_unique_in_its_file(drop: Path) -> None:
+    # The loader's declared primary key of every object (a repeated key with other content
+    # is quarantined), read from the records by its JSON paths ("$.<field>").
+    for system, specs in SPECS.items():
+        for spec in specs:
+            path = drop / system / f"{spec.name}.jsonl"
+            fields = [spec.field(k).json_path.removeprefix("$.") for k in spec.key]
+            keys = [tuple(r[f] for f in fields) for r in records(path)] if path.exists() else []
+            assert len(keys) == len(set(keys)), f"{system}/{spec.name}: repeated keys"
 
 
 def _sql(drop: Path, query: str) -> set[str]:

@@ -291,7 +291,7 @@ def build_erp(
     tx_all = (
         plan.join(cust_all.select("customer", "ns_id", "entity_idx"), on="customer")
         .sort(["created_ts", "kind", "src"])
-        .with_columns(txn_id=pl.int_range(pl.len()) + 10_001)
+        .with_columns(txn_id=pl.int_range(pl.len()) + FIRST_TRANSACTION_ID)
         .with_columns(day=day)
         .sort("day")
         .join_asof(
@@ -334,7 +334,7 @@ def build_erp(
         .otherwise(pl.lit("A"))
     )
     currency_code = pl.coalesce("currency_override", "currency")
-    journals = _journals(horizon, monthly)
+    journals = _journals(horizon, monthly, first_id=_first_journal_id(tx_all.height))
     tx_rows = tx.select(
         LINKS.alias("links"),
         pl.col("txn_id").cast(pl.String).alias("id"),
@@ -514,7 +514,22 @@ def _links(tx: pl.DataFrame, b: Billing, unapplied_charges: set[int]) -> pl.Data
     )
 
 
-def _journals(horizon: Horizon, monthly: pl.DataFrame) -> dict[str, pl.DataFrame]:
+FIRST_TRANSACTION_ID = 10_001
+FIRST_JOURNAL_ID = 900_001
+
+
+def _first_journal_id(n_transactions: int) -> int:
+    """Journals are numbered in a range of their own, above every Stripe-derived transaction.
+
+    900001 while the transactions fit below it; a larger company (50,000 customers over 36
+    months has more than 890,000) moves the journals to the next 100,000 above them, so two
+    transactions never share an internal id.
+    """
+    last = FIRST_TRANSACTION_ID + n_transactions - 1
+    return max(FIRST_JOURNAL_ID, (last // 100_000 + 1) * 100_000 + 1)
+
+
+def _journals(horizon: Horizon, monthly: pl.DataFrame, *, first_id: int) -> dict[str, pl.DataFrame]:
     """ERP-native month-end payroll accruals per subsidiary (no Stripe externalid)."""
     ends = monthly.filter(pl.col("enddate") + DAY <= horizon.as_of)
     rows = ends.join(
@@ -524,7 +539,7 @@ def _journals(horizon: Horizon, monthly: pl.DataFrame) -> dict[str, pl.DataFrame
         how="cross",
     )
     rows = rows.sort(["startdate", "sub"]).with_columns(
-        txn_id=pl.int_range(pl.len()) + 900_001, amount=pl.lit(25_000_000)
+        txn_id=pl.int_range(pl.len()) + first_id, amount=pl.lit(25_000_000)
     )
     ts = pl.col("enddate") + 18 * HOUR
     transaction = rows.select(
