@@ -53,12 +53,13 @@ def stage_load(home: Path, drop: Path) -> dict[str, int]:
         report = load_drop(con, home, drop)
     finally:
         con.close()
-    # A batch loaded before (same file content) is recognised by its hash and skipped: its
-    # records are read, none is written again.
+    # A batch loaded before (same file content) is recognised by its hash and skipped, and a
+    # record identical to its stored version by its JSON's md5: read, not written again.
     new = [r for r in report.results if not r.already_loaded]
     return {
         "rows_in": report.totals()["records_in"],
-        "rows_out": sum(r.loaded for r in new),
+        "rows_out": sum(r.loaded - r.unchanged for r in new),
+        "unchanged": sum(r.unchanged for r in new),
         "quarantined": sum(r.quarantined for r in new),
         "batches": len(report.results),
         "batches_already_loaded": len(report.results) - len(new),

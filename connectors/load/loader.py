@@ -7,6 +7,11 @@ file, line, id, the rules in words and the raw payload; every valid record is me
 ``raw_<system>.<table>`` by primary key, the latest version by the object's own modification
 time winning. ``raw_meta.batches`` records ``records_in = loaded + quarantined``; a batch
 already loaded is a no-op.
+
+A record whose JSON is identical to the version already stored (a full export repeats most
+records every day) is recognised right after parsing, by the md5 of its JSON, and is neither
+typed, validated nor written again: it counts as loaded (``BatchResult.unchanged``), and the
+stored row keeps the batch and line it first came from.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class BatchResult:
     quarantined: int
     already_loaded: bool = False
     cursor_max: str | None = None
+    unchanged: int = 0  # of ``loaded``: identical to the stored version, not written again
 
 
 def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], dict[int, tuple[str, str]]]:
@@ -69,8 +75,54 @@ def _select_typed(fields: tuple[Field, ...], values: str) -> tuple[str, str]:
     return cols, problems
 
 
-def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[int, str]]) -> None:
-    """Temp tables ``_typed`` (one row per JSON object line) and ``_child_<table>``."""
+def _key_raw(spec: ObjectSpec) -> str:
+    """SQL: the record's key as written in its JSON ``j`` (parts joined by ``|``)."""
+    parts = [
+        f"coalesce(json_extract_string(j, {sql_str(spec.field(k).json_path)}), '')"
+        for k in spec.key
+    ]
+    return "NULLIF(" + " || '|' || ".join(parts) + ", '')"
+
+
+def _set_aside_unchanged(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> int:
+    """Move the lines identical to a stored record out of ``_parsed`` into ``_unchanged``.
+
+    Identical = same md5 of the JSON as a stored ``_payload``, so the record (key included)
+    is already in the raw layer exactly so. A key that appears more than once in the batch
+    stays in ``_parsed``: the duplicate rule must see every version. ``_unchanged`` keeps the
+    stored cursor value, so the batch's cursor is the same as if the line had been merged.
+    """
+    cursor = f'"{spec.cursor}"' if spec.cursor else "NULL"
+    # The stored key written like the JSON's (``_key_raw``): only stored records whose key is
+    # in the batch are hashed, so a small batch (an API page) costs little on a large table.
+    # A typed key that prints differently from its JSON string only means no line is skipped.
+    stored_key = (
+        "NULLIF("
+        + " || '|' || ".join(f"coalesce(CAST(\"{k}\" AS VARCHAR), '')" for k in spec.key)
+        + ", '')"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _unchanged AS "
+        "WITH staged AS ("
+        f"  SELECT line_no, {_key_raw(spec)} AS rid, md5(j::VARCHAR) AS digest "
+        "  FROM (SELECT line_no, json(text) AS j FROM _parsed WHERE is_json) "
+        "  WHERE json_type(j) = 'OBJECT'"
+        "), single AS ("
+        "  SELECT * FROM staged QUALIFY count(*) OVER (PARTITION BY rid) = 1"
+        "), stored AS ("
+        f"  SELECT {stored_key} AS rid, md5(_payload::VARCHAR) AS digest, "
+        f"  {cursor} AS cursor_value FROM {spec.qualified_table} "
+        f"  WHERE {stored_key} IN (SELECT rid FROM staged)"
+        ") "
+        "SELECT s.line_no, t.cursor_value FROM single s JOIN stored t USING (rid, digest)"
+    )
+    con.execute("DELETE FROM _parsed WHERE line_no IN (SELECT line_no FROM _unchanged)")
+    return con.sql("SELECT count(*) FROM _unchanged").fetchall()[0][0]
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[int, str]]) -> int:
+    """Temp tables ``_typed`` (one row per new or changed JSON object line), ``_child_<table>``
+    and ``_unchanged``; returns how many lines were identical to stored records."""
     table = pa.table(
         {"line_no": [n for n, _ in lines], "text": [t for _, t in lines]},
         schema=pa.schema([("line_no", pa.int64()), ("text", pa.large_string())]),
@@ -81,15 +133,9 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
         "json_valid(text) AS is_json FROM _lines"
     )
     con.unregister("_lines")
+    unchanged = _set_aside_unchanged(con, spec)
     cols, problems = _select_typed(spec.fields, "_v")
-    key_raw = (
-        "NULLIF("
-        + " || '|' || ".join(
-            f"coalesce(json_extract_string(j, {sql_str(spec.field(k).json_path)}), '')"
-            for k in spec.key
-        )
-        + ", '')"
-    )
+    key_raw = _key_raw(spec)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT line_no, j, {key_raw} AS _record_id, "
         f"md5(j::VARCHAR) AS _digest, {cols}, {problems} AS _problems "
@@ -112,6 +158,7 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
             f'  SELECT line_no, "{parent_key}", unnest(json_extract(j, {path})) AS cj, '
             f"  unnest(range(1, len(json_extract(j, {path})) + 1)) AS position FROM _typed))"
         )
+    return unchanged
 
 
 def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, list[str]]:
@@ -198,7 +245,7 @@ def load_batch(
         return BatchResult(batch.batch_id, batch.system, batch.obj, r[0], r[1], r[2], True, r[3])
     good, bad_utf8 = _split_lines(batch.read())
     n_good = len(good)
-    _stage(con, spec, good)
+    unchanged = _stage(con, spec, good)
     del good  # DuckDB holds the lines now; the Python copy can go
     problems = _problems(con, spec)
     records_in = n_good + len(bad_utf8)
@@ -259,7 +306,15 @@ def load_batch(
     finally:
         _drop_staging(con, spec)
     return BatchResult(
-        batch.batch_id, batch.system, batch.obj, records_in, loaded, quarantined, False, cursor_max
+        batch.batch_id,
+        batch.system,
+        batch.obj,
+        records_in,
+        loaded,
+        quarantined,
+        False,
+        cursor_max,
+        unchanged,
     )
 
 
@@ -312,7 +367,7 @@ def _merge_child(
 
 def _drop_staging(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
     """Free the batch's temp tables (a large batch's JSON is the bulk of the memory)."""
-    tables = ["_parsed", "_typed", "_valid", "_winners"] + [
+    tables = ["_parsed", "_typed", "_valid", "_winners", "_unchanged"] + [
         f"_child_{c.table}" for c in spec.children
     ]
     for table in tables:
@@ -330,6 +385,8 @@ def _cursor(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> str | None:
         "ns_timestamp": f"strftime(max(\"{f.name}\"), '%Y-%m-%d %H:%M:%S')",
     }[f.kind]
     value = con.sql(
-        f"SELECT {fmt} FROM _typed WHERE line_no IN (SELECT line_no FROM _valid)"
+        f'SELECT {fmt} FROM (SELECT "{f.name}" FROM _typed '
+        "WHERE line_no IN (SELECT line_no FROM _valid) "
+        f'UNION ALL SELECT cursor_value AS "{f.name}" FROM _unchanged)'
     ).fetchall()[0][0]
     return value
