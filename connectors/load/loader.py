@@ -93,6 +93,14 @@ def _set_aside_unchanged(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> in
     stored cursor value, so the batch's cursor is the same as if the line had been merged.
     """
     cursor = f'"{spec.cursor}"' if spec.cursor else "NULL"
+    if not con.sql(f"SELECT 1 FROM {spec.qualified_table} LIMIT 1").fetchall():
+        # Nothing stored yet (a first load): no line can be unchanged, skip the hashing.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _unchanged AS "
+            f"SELECT NULL::BIGINT AS line_no, {cursor} AS cursor_value "
+            f"FROM {spec.qualified_table} WHERE false"
+        )
+        return 0
     # The stored key written like the JSON's (``_key_raw``): only stored records whose key is
     # in the batch are hashed, so a small batch (an API page) costs little on a large table.
     # A typed key that prints differently from its JSON string only means no line is skipped.
