@@ -181,20 +181,26 @@ def _python_stage(plan: Plan, name: str, stage: str, home: Path, **extra: Path) 
     return {**m.as_dict(), **_read_json(stats)}
 
 
-def _dbt_build(plan: Plan, name: str, home: Path) -> dict:
-    rows_in = _count(home / "warehouse.duckdb", ("raw_stripe", "raw_salesforce", "raw_netsuite"))
-    command = [
+def _dbt(home: Path, *args: str, target: str = "dbt-target") -> list[str]:
+    """The project's dbt on ``home``'s warehouse, artifacts in ``home/<target>``."""
+    project = str(REPO / "dbt")
+    return [
         str(BIN / "dbt"),
-        "build",
+        *args,
         "--project-dir",
-        str(REPO / "dbt"),
+        project,
         "--profiles-dir",
-        str(REPO / "dbt"),
+        project,
         "--target-path",
-        str(home / "dbt-target"),
+        str(home / target),
         "--log-path",
         str(home / "dbt-logs"),
     ]
+
+
+def _dbt_build(plan: Plan, name: str, home: Path) -> dict:
+    rows_in = _count(home / "warehouse.duckdb", ("raw_stripe", "raw_salesforce", "raw_netsuite"))
+    command = _dbt(home, "build")
     m = measure(command, log=plan.log(f"{name}-dbt_build"), env=_env(home), cwd=REPO)
     rows_out = _count(home / "warehouse.duckdb", ("core", "metrics"))
     return {**m.as_dict(), "rows_in": rows_in, "rows_out": rows_out}
@@ -299,20 +305,7 @@ def peer_pandas_mrr(plan: Plan, home: Path) -> dict[str, Any]:
         str(result),
     ]
     peer = measure(command, log=plan.log("pandas-mrr"), cwd=REPO)
-    dbt = [
-        str(BIN / "dbt"),
-        "run",
-        "--select",
-        "+mrr_monthly",
-        "--project-dir",
-        str(REPO / "dbt"),
-        "--profiles-dir",
-        str(REPO / "dbt"),
-        "--target-path",
-        str(home / "dbt-target-mrr"),
-        "--log-path",
-        str(home / "dbt-logs"),
-    ]
+    dbt = _dbt(home, "run", "--select", "+mrr_monthly", target="dbt-target-mrr")
     our = measure(dbt, log=plan.log("dbt-mrr"), env=_env(home), cwd=REPO)
     verdict = compare(ours(home / "warehouse.duckdb"), load(result))
     return _peer_result(our, peer, verdict, verdict["differing_cells"] == 0)
