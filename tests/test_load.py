@@ -437,7 +437,12 @@ def test_a_repeated_full_export_writes_only_what_changed(clean_drop: Path, tmp_p
     charges = lines_of(later / "stripe" / "charges.jsonl")
     new_charge = json.loads(charges[0]) | {"id": "ch_1NewOneTheNextDay"}
     write_lines(later / "stripe" / "charges.jsonl", [*charges, json.dumps(new_charge).encode()])
+    # NetSuite keys are typed integers: one changed customer, the others skipped all the same.
+    ns_customers = lines_of(later / "netsuite" / "customer.jsonl")
+    edit_record("netsuite/customer.jsonl", 0, lambda r: r.update(comments="moved to EU"))(later)
     second = {(r.system, r.obj): r for r in load_drop(con, home, later).results}
+    ns = second[("netsuite", "customer")]
+    assert (ns.loaded, ns.unchanged) == (len(ns_customers), len(ns_customers) - 1)
 
     inv, chg = second[("stripe", "invoices")], second[("stripe", "charges")]
     assert (inv.records_in, inv.loaded, inv.unchanged) == (
