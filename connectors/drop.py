@@ -4,6 +4,8 @@ A drop is one directory per export (architecture.md, "Source drop layout")::
 
     DIR/manifest.json             {"exported_at": "2026-06-30T23:59:59Z", ...}
     DIR/<system>/<object>.jsonl   one JSON object per line, in the vendor's wire format
+                                  (or <object>.jsonl.gz, gzipped; CRLF line ends, a UTF-8
+                                  byte-order mark and blank lines are accepted)
 
 This module checks the shape of a drop before anything is loaded: the manifest and its
 ``exported_at``, and that every required file exists and is not empty. It counts lines
@@ -18,12 +20,14 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from connectors.errors import SourceDropError
 
@@ -56,7 +60,6 @@ REQUIRED_FILES: Mapping[str, tuple[str, ...]] = {
         "invoices.jsonl",
     ),
     "netsuite": (
-        "subsidiary.jsonl",
         "currency.jsonl",
         "accountingperiod.jsonl",
         "customer.jsonl",
@@ -76,6 +79,8 @@ OPTIONAL_FILES: Mapping[str, tuple[str, ...]] = {
         "meter_events.jsonl",
     ),
     "netsuite": (
+        # A NetSuite account without OneWorld has no subsidiaries: one entity, configured.
+        "subsidiary.jsonl",
         "currencyrate.jsonl",
         "account.jsonl",
         "transactionline.jsonl",
@@ -85,6 +90,8 @@ OPTIONAL_FILES: Mapping[str, tuple[str, ...]] = {
 }
 
 _CHUNK_BYTES = 1 << 20
+_BLANK_LINE = re.compile(rb"(?m)^[ \t\r]*\n")
+GZIP_SUFFIX = ".gz"
 _REEXPORT_HINT = (
     "re-export it from the source system "
     "(or regenerate the sandbox drop with `revops sandbox generate --out DIR`)"
@@ -113,10 +120,11 @@ class DropFile:
     Attributes:
         system: ``salesforce``, ``stripe`` or ``netsuite``.
         name: The file name, e.g. ``invoices.jsonl``.
-        path: The absolute path where the file is (or would be).
+        path: The absolute path where the file is (or would be): ``<name>`` or, for a
+            gzipped export, ``<name>.gz``.
         required: Whether the contract requires the file.
         present: Whether the file exists.
-        records: Number of lines (one record per line); 0 when absent.
+        records: Number of non-blank lines (one record per line); 0 when absent.
     """
 
     system: str
@@ -177,29 +185,44 @@ class DropInventory:
         return "\n".join(rows)
 
 
+def open_drop_file(path: Path | str) -> BinaryIO:
+    """Open a drop file for reading bytes, decompressing a ``.gz`` file on the fly."""
+    path = Path(path)
+    return gzip.open(path, "rb") if path.suffix == GZIP_SUFFIX else open(path, "rb")
+
+
+def read_drop_file(path: Path | str) -> bytes:
+    """A drop file's content (decompressed when gzipped)."""
+    with open_drop_file(path) as fh:
+        return fh.read()
+
+
 def count_lines(path: Path | str) -> int:
-    """Count the lines of a file without decoding it; a last line without newline counts.
+    """Count the records of a file without decoding it: its non-blank lines (a last line
+    without newline counts; blank lines, e.g. a trailing one, do not).
 
     Args:
-        path: The file to count.
+        path: The file to count (``.gz`` files are decompressed as they are read).
 
     Returns:
-        The number of lines (0 for an empty file).
+        The number of non-blank lines (0 for an empty file).
 
     Example:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.jsonl"
-        >>> _ = p.write_bytes(b'{"id": 1}\\n{"id": 2}')
+        >>> _ = p.write_bytes(b'{"id": 1}\\r\\n{"id": 2}\\r\\n\\r\\n')
         >>> count_lines(p)
         2
     """
     lines = 0
-    last = b"\n"
-    with open(path, "rb") as fh:
+    carry = b""  # the start of a line whose newline has not been read yet
+    with open_drop_file(path) as fh:
         while chunk := fh.read(_CHUNK_BYTES):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines if last == b"\n" else lines + 1
+            text = carry + chunk
+            cut = text.rfind(b"\n") + 1
+            whole, carry = text[:cut], text[cut:]  # ``whole`` starts at a line start
+            lines += whole.count(b"\n") - len(_BLANK_LINE.findall(whole))
+    return lines + (1 if carry.strip() else 0)
 
 
 def _parse_instant(value: object, path: Path) -> datetime:
@@ -260,6 +283,8 @@ def read_manifest(drop_dir: Path | str) -> Manifest:
 
 def _inspect_file(root: Path, system: str, name: str, *, required: bool) -> DropFile:
     path = root / system / name
+    if not path.is_file() and (root / system / (name + GZIP_SUFFIX)).is_file():
+        path = root / system / (name + GZIP_SUFFIX)
     if not path.is_file():
         if required:
             raise SourceDropError(

@@ -106,10 +106,11 @@ def land_bytes(
 
 
 def land_file(home: Path, system: str, obj: str, file: Path, *, extracted_at: str) -> LandedBatch:
-    """Land one source-drop file unchanged."""
-    return land_bytes(
-        home, system, obj, Path(file).read_bytes(), source=f"file:{file}", extracted_at=extracted_at
-    )
+    """Land one source-drop file unchanged (a gzipped file's content, decompressed)."""
+    data = gzip.decompress(Path(file).read_bytes()) if Path(file).suffix == ".gz" else None
+    if data is None:
+        data = Path(file).read_bytes()
+    return land_bytes(home, system, obj, data, source=f"file:{file}", extracted_at=extracted_at)
 
 
 def land_page(home: Path, page: Page, *, extracted_at: str) -> LandedBatch:

@@ -28,6 +28,7 @@ def test_contract_names_match_architecture() -> None:
     assert REQUIRED_FILES["salesforce"] == ("Account.jsonl", "Opportunity.jsonl")
     assert "invoices.jsonl" in REQUIRED_FILES["stripe"]
     assert "transaction.jsonl" in REQUIRED_FILES["netsuite"]
+    assert "subsidiary.jsonl" in OPTIONAL_FILES["netsuite"]
     assert "meter_events.jsonl" in OPTIONAL_FILES["stripe"]
     for system, names in REQUIRED_FILES.items():
         assert not set(names) & set(OPTIONAL_FILES[system])
@@ -43,7 +44,8 @@ def test_minimal_drop_counts(minimal_drop: Path) -> None:
     assert inventory.counts["stripe/invoices.jsonl"] == 2
     assert inventory.counts["stripe/charges.jsonl"] == 2  # last line without newline
     assert inventory.counts["salesforce/Account.jsonl"] == 1
-    assert inventory.records_by_system() == {"salesforce": 2, "stripe": 8, "netsuite": 5}
+    # subsidiary.jsonl is optional (a NetSuite account without OneWorld has none)
+    assert inventory.records_by_system() == {"salesforce": 2, "stripe": 8, "netsuite": 4}
     assert "| `stripe/invoices.jsonl` | yes | 2 |" in inventory.to_markdown()
 
 

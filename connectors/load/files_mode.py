@@ -7,9 +7,10 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.drop import SYSTEMS, inspect_drop
+from connectors.drop import GZIP_SUFFIX, SYSTEMS, inspect_drop
 from connectors.landing import LandedBatch, land_file, list_batches
 from connectors.load.loader import BatchResult, load_batch
+from connectors.load.systemic import check_batch
 from connectors.load.warehouse import ensure_system_tables
 from connectors.schemas import SPECS, spec_for
 
@@ -42,13 +43,25 @@ def load_system(
     ensure_system_tables(con, system)
     results = []
     for name in load_order(system):
-        path = Path(drop_dir) / system / f"{name}.jsonl"
-        if not path.exists():
+        path = drop_file(Path(drop_dir), system, name)
+        if path is None:
             continue  # optional and absent: no records
         batch = land_file(home, system, name, path, extracted_at=exported_at)
-        results.append(load_batch(con, batch, spec_for(system, name)))
+        result = load_batch(con, batch, spec_for(system, name))
+        check_batch(con, system, result, path)
+        results.append(result)
     record_source_state(con, f"files:{Path(drop_dir).resolve()}", exported_at)
     return results
+
+
+def drop_file(drop_dir: Path, system: str, name: str) -> Path | None:
+    """Where ``system``'s ``name`` object is in the drop: ``<name>.jsonl`` or, gzipped,
+    ``<name>.jsonl.gz``; None when the drop has neither."""
+    for candidate in (f"{name}.jsonl", f"{name}.jsonl{GZIP_SUFFIX}"):
+        path = drop_dir / system / candidate
+        if path.is_file():
+            return path
+    return None
 
 
 def load_drop(

@@ -16,6 +16,7 @@ stored row keeps the batch and line it first came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,7 +26,13 @@ import pyarrow as pa
 
 from connectors.landing import LandedBatch
 from connectors.load import warehouse
-from connectors.load.typing_sql import extract_all, sql_str, typed_value, violation
+from connectors.load.typing_sql import (
+    extract_all,
+    field_items,
+    sql_str,
+    typed_value,
+    violation,
+)
 from connectors.load.validate import failures
 from connectors.schemas.fields import ChildSpec, Field, ObjectSpec
 
@@ -43,11 +50,25 @@ class BatchResult:
     unchanged: int = 0  # of ``loaded``: identical to the stored version, not written again
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def spec_fingerprint(spec: ObjectSpec) -> str:
+    """A digest of how the object's records are typed (fields, paths, rules, children)."""
+    return hashlib.md5(repr((spec.key, spec.fields, spec.children)).encode()).hexdigest()
+
+
 def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], dict[int, tuple[str, str]]]:
-    """(line number, text) of each decodable non-blank line, and the lines that are not UTF-8."""
+    """(line number, text) of each decodable non-blank line, and the lines that are not UTF-8.
+
+    Exports written on Windows end lines with CRLF and may start with a UTF-8 byte-order
+    mark; both are part of the file's encoding, not of the records, and are removed.
+    """
     good: list[tuple[int, str]] = []
     bad: dict[int, tuple[str, str]] = {}
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    data = data.removeprefix(_BOM)
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        raw = line.removesuffix(b"\r")
         if not raw.strip():
             continue
         try:
@@ -64,9 +85,9 @@ def _split_lines(data: bytes) -> tuple[list[tuple[int, str]], dict[int, tuple[st
 def _select_typed(fields: tuple[Field, ...], values: str) -> tuple[str, str]:
     """SELECT items for the typed columns, and the list of violation sentences.
 
-    ``values`` is a list column from :func:`extract_all` (item ``i`` is field ``i``'s JSON).
+    ``values`` is a list column from :func:`extract_all`.
     """
-    items = [f"{values}[{i}]" for i in range(1, len(fields) + 1)]
+    items = field_items(fields, values)
     cols = ", ".join(
         f'{typed_value(v, f)} AS "{f.name}"' for v, f in zip(items, fields, strict=True)
     )
@@ -93,8 +114,13 @@ def _set_aside_unchanged(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> in
     stored cursor value, so the batch's cursor is the same as if the line had been merged.
     """
     cursor = f'"{spec.cursor}"' if spec.cursor else "NULL"
-    if not con.sql(f"SELECT 1 FROM {spec.qualified_table} LIMIT 1").fetchall():
-        # Nothing stored yet (a first load): no line can be unchanged, skip the hashing.
+    typed_alike = con.execute(
+        "SELECT fingerprint = ? FROM raw_meta.object_specs WHERE system = ? AND object = ?",
+        [spec_fingerprint(spec), spec.system, spec.name],
+    ).fetchall() == [(True,)]
+    if not typed_alike or not con.sql(f"SELECT 1 FROM {spec.qualified_table} LIMIT 1").fetchall():
+        # Nothing stored yet (a first load), or stored by another declaration or link-field
+        # configuration (its typed columns may differ): no line counts as unchanged.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _unchanged AS "
             f"SELECT NULL::BIGINT AS line_no, {cursor} AS cursor_value "
@@ -302,6 +328,10 @@ def load_batch(
                 cursor_max,
             ],
         )
+        con.execute(
+            "INSERT OR REPLACE INTO raw_meta.object_specs VALUES (?, ?, ?)",
+            [spec.system, spec.name, spec_fingerprint(spec)],
+        )
         if cursor_max is not None and advance_cursor:
             con.execute(
                 "INSERT OR REPLACE INTO raw_meta.cursors VALUES (?, ?, ?, now())",
@@ -332,7 +362,8 @@ def _merge(
     """Merge the valid records: per key the newest version (by modification time) wins."""
     con.register("_bad_lines", pa.table({"line_no": pa.array(bad, pa.int64())}))
     key = ", ".join(f'"{k}"' for k in spec.key)
-    match = " AND ".join(f't."{k}" = s."{k}"' for k in spec.key)
+    # A key column the vendor does not guarantee (a NetSuite link's line numbers) may be NULL.
+    match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM s."{k}"' for k in spec.key)
     cols = ", ".join(f'"{f.name}"' for f in spec.fields)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _valid AS SELECT line_no, {key}, _modified_at FROM _typed "

@@ -40,8 +40,26 @@ _RULES: dict[str, tuple[str, str | None, str]] = {
 
 
 def extract_all(json_col: str, fields: tuple[Field, ...]) -> str:
-    """One ``json_extract`` for every field's path: a list whose item ``i`` is field ``i``."""
-    return f"json_extract({json_col}, [{', '.join(sql_str(f.json_path) for f in fields)}])"
+    """One ``json_extract`` for every path of every field (see :func:`field_items`)."""
+    paths = [p for f in fields for p in f.json_paths]
+    return f"json_extract({json_col}, [{', '.join(sql_str(p) for p in paths)}])"
+
+
+def field_items(fields: tuple[Field, ...], values: str) -> list[str]:
+    """Per field, the expression of its JSON value within ``values`` (an :func:`extract_all`
+    list): its first path that is present and not null, else the first path's value."""
+    items: list[str] = []
+    i = 1
+    for f in fields:
+        found = [f"{values}[{i + k}]" for k in range(len(f.json_paths))]
+        i += len(found)
+        expr = found[-1]
+        for candidate in reversed(found[:-1]):
+            absent = f"coalesce(json_type({candidate}), 'NULL') = 'NULL'"
+            present = f"coalesce(json_type({expr}), 'NULL') <> 'NULL'"
+            expr = f"CASE WHEN {absent} AND {present} THEN {expr} ELSE {candidate} END"
+        items.append(expr)
+    return items
 
 
 def sql_str(value: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.schemas.fields import ObjectSpec
+from connectors.schemas.fields import Field, ObjectSpec
 
 META_DDL = (
     "CREATE SCHEMA IF NOT EXISTS raw_meta",
@@ -19,6 +19,10 @@ META_DDL = (
         PRIMARY KEY (system, object))""",
     """CREATE TABLE IF NOT EXISTS raw_meta.source_state (
         source VARCHAR, exported_at TIMESTAMPTZ, loaded_at TIMESTAMPTZ)""",
+    # How each object's records were typed last (a digest of its declaration and link-field
+    # configuration): records are only skipped as unchanged when it is the same.
+    """CREATE TABLE IF NOT EXISTS raw_meta.object_specs (
+        system VARCHAR, object VARCHAR, fingerprint VARCHAR, PRIMARY KEY (system, object))""",
 )
 
 
@@ -47,12 +51,35 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
         f"CREATE TABLE IF NOT EXISTS {spec.qualified_table} ({cols}, _payload JSON, "
         "_batch_id VARCHAR, _line BIGINT, _modified_at TIMESTAMPTZ)"
     )
+    _add_new_columns(con, schema, spec.table, spec.fields)
     for child in spec.children:
         ccols = ", ".join(f'"{f.name}" {f.column_type}' for f in child.fields)
         con.execute(
             f'CREATE TABLE IF NOT EXISTS {schema}.{child.table} ("{child.parent_column}" VARCHAR, '
             f"position INTEGER, {ccols}, _payload JSON, _batch_id VARCHAR)"
         )
+        _add_new_columns(con, schema, child.table, child.fields)
+
+
+def _add_new_columns(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, fields: tuple[Field, ...]
+) -> None:
+    """Add the columns a newer declaration has to a table an older revops created.
+
+    Existing rows get NULL there until their records are loaded again; a warehouse built
+    before a field was declared keeps working instead of failing on the missing column.
+    """
+    have = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    for f in fields:
+        if f.name not in have:
+            con.execute(f'ALTER TABLE {schema}.{table} ADD COLUMN "{f.name}" {f.column_type}')
 
 
 def ensure_system_tables(con: duckdb.DuckDBPyConnection, system: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connectors.schemas import netsuite, salesforce, stripe
 from connectors.schemas.fields import ChildSpec, Field, ObjectSpec, Reference
+from connectors.schemas.links import with_link_fields
 
 SPECS: dict[str, tuple[ObjectSpec, ...]] = {
     "salesforce": salesforce.OBJECTS,
@@ -13,10 +14,11 @@ SPECS: dict[str, tuple[ObjectSpec, ...]] = {
 
 
 def spec_for(system: str, name: str) -> ObjectSpec:
-    """The spec of ``system``'s object whose drop file stem is ``name``."""
+    """The spec of ``system``'s object whose drop file stem is ``name``, its link fields read
+    from where the configuration says (``connectors.schemas.links``)."""
     for spec in SPECS[system]:
         if spec.name == name:
-            return spec
+            return with_link_fields(spec)
     raise KeyError(f"no schema for {system}/{name}")
 
 

@@ -67,6 +67,10 @@ class Field:
         currency: The value is an ISO 4217 currency code (any case).
         sql_type: Column type when it differs from the kind's default.
         sf_checksum: The value is an 18-character Salesforce id whose checksum must hold.
+        alt_paths: Where older API versions or other exporters put the same value, tried in
+            order when ``path`` is absent or null (a Stripe invoice's subscription is
+            ``$.parent.subscription_details.subscription`` today, ``$.subscription`` before
+            API version 2025-03-31).
     """
 
     name: str
@@ -79,10 +83,16 @@ class Field:
     currency: bool = False
     sql_type: str | None = None
     sf_checksum: bool = False
+    alt_paths: tuple[str, ...] = ()
 
     @property
     def json_path(self) -> str:
         return self.path or f"$.{self.name}"
+
+    @property
+    def json_paths(self) -> tuple[str, ...]:
+        """Every place the value may be, in the order they are tried."""
+        return (self.json_path, *self.alt_paths)
 
     @property
     def column_type(self) -> str:

@@ -53,9 +53,10 @@ CURRENCYRATE = ObjectSpec(
     S,
     "currencyrate",
     "currencyrate",
-    ("id",),
+    # The vendor gives a rate no guaranteed id: it is keyed by what it says.
+    ("basecurrency", "transactioncurrency", "effectivedate"),
     (
-        nsid("id", True),
+        nsid("id"),
         nsid("basecurrency", True),
         nsid("transactioncurrency", True),
         Field("exchangerate", "ns_decimal", required=True, min_value=0, sql_type=RATE),
@@ -173,12 +174,13 @@ PREVIOUSTRANSACTIONLINELINK = ObjectSpec(
     S,
     "previoustransactionlinelink",
     "previoustransactionlinelink",
+    # The line numbers are not among the columns an export guarantees: NULL when absent.
     ("previousdoc", "previousline", "nextdoc", "nextline"),
     (
         nsid("previousdoc", True),
-        nsid("previousline", True),
+        nsid("previousline"),
         nsid("nextdoc", True),
-        nsid("nextline", True),
+        nsid("nextline"),
         Field("linktype", "ns_str"),
         Field("foreignamount", "ns_decimal"),
     ),
