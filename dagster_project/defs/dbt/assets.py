@@ -11,8 +11,8 @@ No ``from __future__ import annotations``: Dagster reads these annotations at de
 
 import io
 import json
-import shutil
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
@@ -24,6 +24,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from dagster_project.defs.dbt.project import dbt_executable, dbt_project, manifest_path
 from dagster_project.defs.dbt.translator import RevopsDbtTranslator
 from dagster_project.defs.resources import RevopsSettings
+from reconciliation.source_gaps import explain_failed_tests
 
 
 @contextmanager
@@ -104,6 +105,12 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
         prune_artifacts(target.parent, keep=KEEP_RUNS)
     except DagsterDbtCliRuntimeError as err:
         failed = failed_nodes(target)
+        # A test that failed for want of source data is said as a sentence about the source.
+        gaps = explain_failed_tests(
+            str(settings.home_path / "warehouse.duckdb"), failed, settings.reporting_currency
+        )
+        if gaps:
+            raise dg.Failure(description="; ".join(gaps), allow_retries=False) from err
         what = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
         raise dg.Failure(
             description=f"dbt build failed ({what or err}); see {target / 'dbt.log'} for the "
