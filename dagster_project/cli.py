@@ -111,6 +111,8 @@ def _generate(out: Path, args: argparse.Namespace) -> int:
             anomaly_rate=args.anomaly_rate,
             progress=sys.stderr.isatty(),
             through=through,
+            entities=getattr(args, "entities", None),
+            dialects=getattr(args, "dialects", None) or (),
         )
     except ValueError as exc:
         _error(f"sandbox generation rejected its arguments: {exc}; fix them and rerun")
@@ -413,6 +415,14 @@ def _add_generation_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _names(value: str) -> list[str]:
+    """``a,b`` -> ``["a", "b"]`` (``--entities``, ``--dialect``)."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``revops``."""
     parser = argparse.ArgumentParser(
@@ -431,6 +441,22 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sandbox_commands.add_parser("generate", help="write a source drop plus truth/")
     generate.add_argument("--out", type=Path, required=True, metavar="DIR")
     _add_generation_args(generate)
+    generate.add_argument(
+        "--entities",
+        type=_names,
+        default=None,
+        metavar="US[,UK…]",
+        help="the entities the company trades in (US, UK, DE; default all three)",
+    )
+    generate.add_argument(
+        "--dialect",
+        dest="dialects",
+        type=_names,
+        default=None,
+        metavar="NAME[,NAME…]",
+        help="rewrite the drop in these export dialects (or 'all'); the pipeline settings "
+        "they need are written to truth/config.json",
+    )
     generate.set_defaults(func=cmd_sandbox_generate)
     serve = sandbox_commands.add_parser("serve", help="serve a drop over the vendors' APIs")
     serve.add_argument(

@@ -6,6 +6,7 @@ units), so percentage coupons produce exact discount amounts and MRR stays exact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,29 @@ ENTITIES: tuple[Entity, ...] = (
     Entity("DE", 3, "Northbeam Software GmbH", "DE", "Germany", "EUR", "de"),
 )
 ENTITY_WEIGHTS = np.array([0.6, 0.25, 0.15])
+ENTITY_CODES: tuple[str, ...] = tuple(e.code for e in ENTITIES)
+
+
+def entity_indexes(codes: Sequence[str] | None) -> tuple[int, ...] | None:
+    """Indexes into ``ENTITIES`` of the entity ``codes`` (any order, case-insensitive).
+
+    ``None`` (and every entity) gives ``None``: the company with all of its entities.
+
+    >>> entity_indexes(["uk", "US"]), entity_indexes(None), entity_indexes(["DE", "UK", "US"])
+    ((0, 1), None, None)
+    """
+    if codes is None:
+        return None
+    wanted = [c.strip().upper() for c in codes]
+    unknown = [c for c in wanted if c not in ENTITY_CODES]
+    if unknown or not wanted:
+        raise ValueError(
+            f"unknown entity {', '.join(unknown) or '(none given)'}: "
+            f"choose one or more of {', '.join(ENTITY_CODES)}"
+        )
+    indexes = tuple(sorted({ENTITY_CODES.index(c) for c in wanted}))
+    return None if len(indexes) == len(ENTITIES) else indexes
+
 
 # NetSuite's own internal ids for these currencies (USD is the root subsidiary's base).
 CURRENCY_IDS = {"USD": 1, "GBP": 2, "EUR": 4}

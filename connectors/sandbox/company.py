@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 
@@ -104,14 +106,19 @@ def _customers(
 
 
 def build_company(
-    rng: np.random.Generator, n_customers: int, horizon: Horizon, anomaly_rate: float
+    rng: np.random.Generator,
+    n_customers: int,
+    horizon: Horizon,
+    anomaly_rate: float,
+    entities: Sequence[int] | None = None,
 ) -> tuple[Timeline, dict[str, np.ndarray]]:
     """The timeline plus the account-level anomalies chosen before billing exists.
 
+    ``entities``: indexes into ``ENTITIES`` the accounts are drawn in (``None``: all).
     Returns the timeline and ``{"closed_won_not_provisioned": accts, "duplicate_linked": accts,
     "duplicate_name": accts}`` (account indexes).
     """
-    accounts = _describe_accounts(rng, build_accounts(rng, n_customers, horizon))
+    accounts = _describe_accounts(rng, build_accounts(rng, n_customers, horizon, entities))
     cust_accts = accounts.filter(pl.col("is_customer"))
     # Pools are drawn over the whole horizon (to ``through``); truth lists an anomaly only once
     # it is open at the export instant. Close dates are compared by UTC date:

@@ -5,6 +5,12 @@ Layout (architecture.md "Source drop layout"): ``manifest.json``, ``salesforce/`
 ``truth/`` (``exceptions.csv``, ``mrr.csv``, ``subscription_segments.csv``), which the
 pipeline never reads. The same arguments and seed give byte-identical files.
 
+``entities`` (codes of ``catalog.ENTITIES``) limits the company to some of its entities:
+accounts are drawn only there, in their currencies; NetSuite's subsidiaries, currencies,
+exchange rates and payroll journals follow, and an anomaly that would move a deal or a
+posting into a currency the company does not have is injected as an amount mismatch instead.
+``dialects`` (``dialects.DIALECTS``) rewrites the finished drop in other export dialects.
+
 Incremental drops: the company is generated up to ``through`` (default: ``as_of``) and
 exported as seen at ``as_of``; the horizon's ``months`` count back from the through-month.
 Two drops with the same seed, customers, months and through are the same company seen at two
@@ -20,7 +26,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import fields
+from collections.abc import Sequence
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +45,11 @@ from connectors.sandbox.anomalies import (
 )
 from connectors.sandbox.billing import billing_at, build_billing
 from connectors.sandbox.calendar import DAY, month_index, month_start
-from connectors.sandbox.catalog import build_catalog
+from connectors.sandbox.catalog import ENTITIES, build_catalog, entity_indexes
 from connectors.sandbox.company import build_company, pick
 from connectors.sandbox.crm import apply_contract_mismatch, build_crm, format_crm
-from connectors.sandbox.erp import build_erp, posting_plan
+from connectors.sandbox.dialects import apply_dialects, check_dialect_names
+from connectors.sandbox.erp import ErpFrames, build_erp, posting_plan
 from connectors.sandbox.jsonl import write_jsonl
 from connectors.sandbox.stripe_wire import assign_ids, build_stripe
 from connectors.sandbox.timeline import Horizon, timeline_at
@@ -80,15 +88,21 @@ def generate(
     anomaly_rate: float = 0.02,
     progress: bool = True,
     through: datetime | None = None,
+    entities: Sequence[str] | None = None,
+    dialects: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write the sandbox company's source drop and truth into ``out_dir``.
 
     The company is generated to ``through`` (default: ``as_of``; never before it) and
     exported as seen at ``as_of``: same seed, sizes and ``through`` give the same company at
-    any as-of.
+    any as-of. ``entities`` (``US``, ``UK``, ``DE``; default all three) are the entities the
+    company trades in; ``dialects`` are applied to the finished drop (``apply_dialects``).
 
     Returns a summary: ``exported_at``, per-file record counts (``files``), truth counts
-    and the seconds it took.
+    and the seconds it took (with dialects: ``dialects`` and the pipeline ``config`` that
+    reads them, as ``NAME=value`` strings; for a company without USD, the
+    ``reporting_currency`` to run the pipeline with: its rates are between its own
+    currencies only).
 
     >>> import tempfile
     >>> summary = generate(Path(tempfile.mkdtemp()), customers=20, months=6, progress=False)
@@ -99,6 +113,14 @@ def generate(
         raise ValueError(f"customers must be at least 1 (got {customers})")
     if not 0 <= anomaly_rate <= 0.5:
         raise ValueError(f"anomaly_rate must be between 0 and 0.5 (got {anomaly_rate})")
+    entity_idx = entity_indexes(entities)
+    n_entities = len(ENTITIES) if entity_idx is None else len(entity_idx)
+    for name in check_dialect_names(dialects):
+        if name in ("sf-single-currency", "ns-no-oneworld") and n_entities > 1:
+            raise ValueError(
+                f"dialect {name} needs a company with one entity (and currency): generate it "
+                "with entities US, UK or DE alone (--entities US)"
+            )
     started = time.perf_counter()
     horizon = _horizon(as_of or DEFAULT_AS_OF, months, through)
     rng = np.random.default_rng(seed)
@@ -109,7 +131,8 @@ def generate(
         steps.update(1)
 
     catalog = build_catalog(rng, horizon.start - 120 * DAY)
-    tl, account_anomalies = build_company(rng, customers, horizon, anomaly_rate)
+    tl, account_anomalies = build_company(rng, customers, horizon, anomaly_rate, entity_idx)
+    currencies = _company_currencies(entity_idx)
     step("timeline")
     billing = build_billing(rng, tl, catalog, horizon)
     assign_ids(rng, tl, billing)
@@ -133,6 +156,8 @@ def generate(
     )
     mispriced = pick(rng, linked_won["opp"].to_numpy(), anomaly_rate)
     opps, items = apply_contract_mismatch(rng, opps, items, mispriced.tolist())
+    if entity_idx is not None:
+        opps, items = _sell_in_company_currencies(opps, items, tl.accounts, currencies)
     mispriced_opps = opps.filter(pl.col("opp").is_in(mispriced.tolist())).join(
         tl.subs.select("sub", "start_ts"), on="sub", maintain_order="left"
     )
@@ -170,8 +195,12 @@ def generate(
     plan, unapplied, markers = inject_postings(
         rng, posting_plan(rng, tl, billing, horizon), billing, horizon, anomaly_rate, truth
     )
+    if entity_idx is not None:
+        plan = _post_in_company_currencies(plan, currencies)
     billing.meter_events = inject_unbilled_usage(rng, billing, tl, horizon, anomaly_rate, truth)
     erp, tx = build_erp(rng, tl, billing, catalog, horizon, plan, unapplied)
+    if entity_idx is not None:
+        erp = _erp_of_entities(erp, entity_idx, currencies)
     txn_of_row = dict(zip(tx["row"].to_list(), tx["txn_id"].to_list(), strict=True))
     # A marked posting is at fault once it exists (and its invoice is voided, for one that
     # stayed posted after the void).
@@ -231,12 +260,26 @@ def generate(
         "customers": customers,
         "months": months,
         "anomaly_rate": anomaly_rate,
+        # absent: every entity
+        **({} if entity_idx is None else {"entities": [ENTITIES[i].code for i in entity_idx]}),
         "files": counts,
     }
     if horizon.through != horizon.as_of:  # absent: generated to exported_at
         manifest = {"exported_at": exported_at, "through": _iso(horizon.through)} | manifest
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     steps.close()
+    applied: dict[str, Any] = {}
+    if "USD" not in currencies:  # no rates to the pipeline's default reporting currency
+        applied["reporting_currency"] = (
+            f"{currencies[0]} (run the pipeline with REVOPS_REPORTING_CURRENCY={currencies[0]})"
+        )
+    if dialects:
+        config = apply_dialects(out_dir, dialects, seed=seed)
+        written = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+        counts = written["files"]
+        applied["dialects"] = ",".join(written["dialects"])
+        if config:
+            applied["config"] = " ".join(f"{k}={v}" for k, v in config.items())
     return {
         "out_dir": str(out_dir),
         "exported_at": exported_at,
@@ -247,8 +290,81 @@ def generate(
             exceptions.group_by("check_id").len().sort("check_id").iter_rows()
         ),
         "mrr_rows": mrr.height,
+        **applied,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _company_currencies(entity_idx: Sequence[int] | None) -> list[str]:
+    """The currencies of the company's entities, in entity order."""
+    chosen = range(len(ENTITIES)) if entity_idx is None else entity_idx
+    return list(dict.fromkeys(ENTITIES[i].currency for i in chosen))
+
+
+def _sell_in_company_currencies(
+    opps: pl.DataFrame, items: pl.DataFrame, accounts: pl.DataFrame, currencies: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A contract mismatch sold in a currency the company does not have sells more seats.
+
+    ``apply_contract_mismatch`` moves some deals into another currency; in a company without
+    that currency the deal keeps its account's currency and is sold with more seats instead
+    (its ``seats`` variant), so it still differs from what is billed.
+    """
+    own = accounts.select("acct", pl.col("currency").alias("acct_currency"))
+    o = opps.join(own, on="acct", how="left", maintain_order="left")
+    moved = (pl.col("currency") != pl.col("acct_currency")) & ~pl.col("currency").is_in(currencies)
+    moved_opps = o.filter(moved)["opp"].to_list()
+    if not moved_opps:
+        return opps, items
+    opps = o.with_columns(
+        currency=pl.when(moved).then(pl.col("acct_currency")).otherwise(pl.col("currency"))
+    ).drop("acct_currency")
+    is_plan = ~pl.col("product").is_in(["onboarding", "api_calls"])
+    items = items.with_columns(
+        quantity=pl.when(is_plan & pl.col("opp").is_in(moved_opps))
+        .then((pl.col("quantity") * 1.25).ceil() + 1)
+        .otherwise("quantity")
+    )
+    return opps, items
+
+
+def _post_in_company_currencies(plan: pl.DataFrame, currencies: list[str]) -> pl.DataFrame:
+    """A posting put in a currency the company does not have is posted 10% short instead."""
+    moved = pl.col("currency_override").is_not_null() & ~pl.col("currency_override").is_in(
+        currencies
+    )
+    return plan.with_columns(
+        amount=pl.when(moved).then(pl.col("amount") * 9 // 10).otherwise(pl.col("amount")),
+        currency_override=pl.when(moved).then(None).otherwise(pl.col("currency_override")),
+    )
+
+
+def _erp_of_entities(erp: ErpFrames, entity_idx: Sequence[int], currencies: list[str]) -> ErpFrames:
+    """NetSuite as a company with only these entities: its subsidiaries, currencies, rates
+    between them and the payroll journals of its subsidiaries."""
+    subsidiaries = [str(ENTITIES[i].subsidiary_id) for i in entity_idx]
+    currency = erp.currency.filter(pl.col("symbol").is_in(currencies))
+    cur_ids = currency["id"].to_list()
+    # The base currency is the root (first) subsidiary's.
+    base = erp.subsidiary.filter(pl.col("id") == subsidiaries[0])["currency"].item()
+    other = erp.transactionline.filter(
+        pl.col("subsidiary").is_not_null() & ~pl.col("subsidiary").is_in(subsidiaries)
+    )["transaction"].unique()
+    return replace(
+        erp,
+        subsidiary=erp.subsidiary.filter(pl.col("id").is_in(subsidiaries)),
+        currency=currency.with_columns(
+            isbasecurrency=pl.when(pl.col("id") == base).then(pl.lit("T")).otherwise(pl.lit("F"))
+        ),
+        currencyrate=erp.currencyrate.filter(
+            pl.col("basecurrency").is_in(cur_ids) & pl.col("transactioncurrency").is_in(cur_ids)
+        ),
+        transaction=erp.transaction.filter(~pl.col("id").is_in(other.implode())),
+        transactionline=erp.transactionline.filter(~pl.col("transaction").is_in(other.implode())),
+        transactionaccountingline=erp.transactionaccountingline.filter(
+            ~pl.col("transaction").is_in(other.implode())
+        ),
+    )
 
 
 def _iso(ts: int) -> str:

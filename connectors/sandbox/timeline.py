@@ -18,6 +18,7 @@ All instants are Unix seconds (UTC).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,11 +64,25 @@ def _geometric_cycles(rng: np.random.Generator, interval_months: np.ndarray) -> 
     return rng.geometric(p_end)
 
 
-def build_accounts(rng: np.random.Generator, n: int, horizon: Horizon) -> pl.DataFrame:
-    """Customer accounts (index ``0..n-1``) and prospect accounts (``n..``)."""
+def build_accounts(
+    rng: np.random.Generator,
+    n: int,
+    horizon: Horizon,
+    entities: Sequence[int] | None = None,
+) -> pl.DataFrame:
+    """Customer accounts (index ``0..n-1``) and prospect accounts (``n..``).
+
+    ``entities``: the indexes into ``ENTITIES`` accounts are drawn in (their relative weights
+    kept); ``None`` draws in every entity.
+    """
     n_prospects = max(1, n // 5)
     total = n + n_prospects
-    entity = rng.choice(len(ENTITY_WEIGHTS), size=total, p=ENTITY_WEIGHTS)
+    if entities is None:
+        entity = rng.choice(len(ENTITY_WEIGHTS), size=total, p=ENTITY_WEIGHTS)
+    else:
+        chosen = np.array(sorted(set(entities)), dtype="int64")
+        weights = ENTITY_WEIGHTS[chosen] / ENTITY_WEIGHTS[chosen].sum()
+        entity = rng.choice(chosen, size=total, p=weights)
     span = horizon.through - horizon.start
     # New-business close instants spread over the horizon (the company grows).
     close = horizon.start + (rng.random(total) ** 0.8 * span).astype("int64")
