@@ -290,8 +290,12 @@ def _stripe_legacy(drop: _Drop) -> dict[str, str]:
             elif key == "taxes":
                 out["tax_amounts"] = value
             elif key == "parent":
-                out["proration"] = bool(details.get("proration")) if is_sub else False
-                out["type"] = "subscription" if is_sub else "invoiceitem"
+                proration = bool(details.get("proration")) if is_sub else False
+                out["proration"] = proration
+                # Before 2025-03-31 a proration was an invoice item (type "invoiceitem")
+                # that named its subscription item; only the cycle's own lines were
+                # "subscription" lines.
+                out["type"] = "subscription" if is_sub and not proration else "invoiceitem"
             elif key == "pricing":
                 out["price"] = copy.deepcopy(prices[price_id]) if price_id else None
             else:
