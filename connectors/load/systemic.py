@@ -11,8 +11,8 @@ Thresholds (environment, read at load time):
 - ``REVOPS_SYSTEMIC_REJECTION_SHARE`` (default 0.5): the share of a file's records that one
   rule may reject before the file counts as rejected wholesale;
 - a file of fewer than ``REVOPS_SYSTEMIC_REJECTION_MIN_RECORDS`` (default 10) records
-  counts only when every record is rejected (one bad record of a three-line file is a
-  bad record, not a broken export).
+  counts only when every record, and more than one, is rejected (one bad record of a
+  three-line file, or of a one-line file, is a bad record, not a broken export).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def is_systemic(rejection: Rejection) -> bool:
     share = _threshold("REVOPS_SYSTEMIC_REJECTION_SHARE", DEFAULT_SHARE)
     minimum = _threshold("REVOPS_SYSTEMIC_REJECTION_MIN_RECORDS", DEFAULT_MIN_RECORDS)
     if rejection.records_in < minimum:
-        return rejection.records == rejection.records_in
+        return rejection.records == rejection.records_in > 1
     return rejection.records >= share * rejection.records_in
 
 
