@@ -7,6 +7,7 @@ what to do; exit codes: 0 success, 1 failure, 2 usage or not available yet.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_UNAVAILABLE = 2
+EXIT_BUSY = 3  # another run is using REVOPS_HOME
 
 UI_URL = "http://127.0.0.1:3000"
 
@@ -157,22 +159,44 @@ def _print_run(outcome: RunOutcome) -> None:
 
 
 def _launch(
-    source_dir: Path | None, *, command: str, verbose: bool, source: str = "files"
+    source_dir: Path | None,
+    *,
+    command: str,
+    verbose: bool,
+    source: str = "files",
+    wait: bool = False,
 ) -> RunOutcome:
-    from dagster_project.launch import revops_home, run_refresh, use_local_instance
+    """Run ``refresh`` holding the home's run lock (one run per home; see runlock.py).
 
-    home = revops_home()
-    dagster_home = use_local_instance(home)
-    print(f"REVOPS_HOME={home}  DAGSTER_HOME={dagster_home}")
-    tags = {"revops/command": command}
-    if source_dir is not None:
-        tags["revops/source_dir"] = str(source_dir.resolve())
-    return run_refresh(
-        source_dir=source_dir,
-        source=source,
-        tags=tags,
-        log_level="INFO" if verbose else "CRITICAL",
-    )
+    Raises:
+        RunInProgressError: Another run holds the lock and ``wait`` is false.
+    """
+    from dagster_project.runlock import remove_publish_leftovers, run_lock
+
+    home = _home()
+    with run_lock(home, command, wait=wait):
+        from dagster_project.launch import recover_dead_runs, run_refresh, use_local_instance
+
+        dagster_home = use_local_instance(home)
+        print(f"REVOPS_HOME={home}  DAGSTER_HOME={dagster_home}")
+        for line in recover_dead_runs():
+            print(line)
+        for leftover in remove_publish_leftovers(home / "serving"):
+            print(f"removed {leftover.name}, left by a publish that was killed")
+        tags = {"revops/command": command}
+        if source_dir is not None:
+            tags["revops/source_dir"] = str(source_dir.resolve())
+        return run_refresh(
+            source_dir=source_dir,
+            source=source,
+            tags=tags,
+            log_level="INFO" if verbose else "CRITICAL",
+        )
+
+
+def _home() -> Path:
+    """``$REVOPS_HOME`` (default ``./data``), without importing Dagster."""
+    return Path(os.environ.get("REVOPS_HOME") or "data").expanduser().resolve()
 
 
 def _report_failure(outcome: RunOutcome) -> int:
@@ -185,7 +209,9 @@ def _report_failure(outcome: RunOutcome) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``revops run``: the whole pipeline as a Dagster run on the local instance."""
     source = "api" if args.source == "api" else "files"
-    outcome = _launch(args.source_dir, command="run", verbose=args.verbose, source=source)
+    outcome = _launch(
+        args.source_dir, command="run", verbose=args.verbose, source=source, wait=args.wait
+    )
     _print_run(outcome)
     if not outcome.success:
         return _report_failure(outcome)
@@ -475,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--source-dir", type=Path, metavar="DIR", help="a source drop")
     source.add_argument("--source", choices=["api"], help="extract from the source APIs")
     run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
+    run.add_argument(
+        "--wait", action="store_true", help="wait for a run already using REVOPS_HOME to end"
+    )
     run.set_defaults(func=cmd_run)
 
     exceptions = commands.add_parser("exceptions", help="the exception queue")
@@ -493,8 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``revops`` console script."""
     args = build_parser().parse_args(argv)
+    from dagster_project.runlock import RunInProgressError
+
     try:
         return int(args.func(args))
+    except RunInProgressError as busy:
+        _error(str(busy))
+        return EXIT_BUSY
     except KeyboardInterrupt:
         _error("interrupted; rerun the command to start again")
         return 130

@@ -35,6 +35,12 @@ telemetry:
 concurrency:
   pools:
     default_limit: 1
+# A run launched by the UI, a schedule or the sensor whose process died is marked failed
+# (and its pool slot freed) by the daemon; runs of the revops CLI are recovered by the next
+# revops run, which holds the home's run lock (dagster_project/runlock.py).
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
 """
 
 
@@ -42,7 +48,7 @@ def write_instance_config(dagster_home: Path) -> None:
     """Write ``dagster.yaml`` (telemetry off, warehouse pool of one) unless one exists."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     instance_yaml = dagster_home / "dagster.yaml"
-    if not instance_yaml.exists() or "concurrency:" not in instance_yaml.read_text():
+    if not instance_yaml.exists() or "run_monitoring:" not in instance_yaml.read_text():
         instance_yaml.write_text(INSTANCE_YAML, encoding="utf-8")
 
 
@@ -61,6 +67,56 @@ def use_local_instance(home: Path) -> Path:
     write_instance_config(dagster_home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dagster_home
+
+
+# Statuses of a run that has not ended: a run of ours in one of them while we hold the run
+# lock (dagster_project.runlock) was in a process that died.
+UNFINISHED = (
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
+CLI_TAG = "revops/command"
+
+
+def recover_dead_runs() -> list[str]:
+    """Mark the runs a dead ``revops`` process left unfinished as failed and free their slots.
+
+    Call only while holding the home's run lock: every ``revops run``/``demo`` holds it for
+    its whole run, so a run it started that is still unfinished now lost its process (kill -9,
+    OOM, reboot). Such a run would keep its ``duckdb_warehouse`` pool slot for ever and every
+    later run would wait on it in silence.
+
+    Returns:
+        One line per run recovered, saying so.
+    """
+    lines = []
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED)))
+        foreign = [r for r in runs if CLI_TAG not in r.tags]
+        if foreign:
+            # Launched by the UI, a schedule or the sensor: their process is not ours to judge
+            # (Dagster's run monitoring marks a dead one failed).
+            from dagster_project.runlock import RunInProgressError
+
+            how = foreign[0].tags.get("revops/trigger", "launched from the UI or a schedule")
+            raise RunInProgressError(
+                f"run {foreign[0].run_id} ({how}) is in progress on this home: wait for it to "
+                "end, or terminate it in the UI (make dev) if its process is gone"
+            )
+        for run in runs:
+            pid = run.tags.get("revops/pid", "?")
+            instance.report_run_failed(
+                run,
+                f"the revops process (pid {pid}) that ran it ended without finishing the run "
+                "(killed, out of memory or a reboot); marked failed by the next revops run",
+            )
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            lines.append(
+                f"run {run.run_id} (pid {pid}) was left unfinished by a process that died: "
+                "marked failed and its warehouse slot freed"
+            )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -193,7 +249,7 @@ def run_refresh(
             dg.reconstructable(refresh_job),
             instance=instance,
             run_config=run_config,
-            tags={"revops/job": REFRESH_JOB, **(tags or {})},
+            tags={"revops/job": REFRESH_JOB, "revops/pid": str(os.getpid()), **(tags or {})},
         )
         run = instance.get_run_by_id(result.run_id)
         status = run.status.value if run is not None else ("SUCCESS" if result.success else "?")

@@ -10,6 +10,7 @@ import dagster as dg
 
 from connectors.inbox import find_drops
 from dagster_project.defs.resources import DEFAULT_HOME
+from dagster_project.runlock import held_by
 
 REFRESH = "refresh"
 
@@ -38,6 +39,12 @@ def watched_directory() -> Path:
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
 def new_source_drop(context: dg.SensorEvaluationContext):
+    home = Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
+    busy = held_by(home)
+    if busy:
+        # One run per home: the drop waits for the next tick (the cursor is not moved).
+        yield dg.SkipReason(f"{busy} is using {home}; new drops are picked up when it ends")
+        return
     seen = set(filter(None, (context.cursor or "").split("\n")))
     drops = [d for d in find_drops(watched_directory()) if d.key not in seen]
     for drop in drops:
