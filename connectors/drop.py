@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -242,6 +243,24 @@ def _parse_instant(value: object, path: Path) -> datetime:
     return parsed.astimezone(UTC)
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` hook: an object with a key twice is refused, never the last one kept."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
 def read_manifest(drop_dir: Path | str) -> Manifest:
     """Read and validate ``DIR/manifest.json``.
 
@@ -263,7 +282,13 @@ def read_manifest(drop_dir: Path | str) -> Manifest:
             f"{_REEXPORT_HINT}",
         )
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(path.read_bytes(), object_pairs_hook=_no_duplicate_keys)
+    except DuplicateKeyError as exc:
+        raise SourceDropError(
+            path,
+            f"{path} has the key {exc.key!r} twice (which value is meant is not knowable); "
+            "fix the manifest or re-export the drop",
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SourceDropError(
             path, f"{path} is not valid JSON ({exc}); fix the manifest or re-export the drop"
@@ -281,10 +306,23 @@ def read_manifest(drop_dir: Path | str) -> Manifest:
     return Manifest(path=path, exported_at=_parse_instant(data["exported_at"], path), data=data)
 
 
+def _inside(root: Path, path: Path) -> None:
+    """Refuse a file that is, or lies behind, a link leading out of the drop directory."""
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        raise SourceDropError(
+            path,
+            f"{path} leads outside the source drop (to {target}): revops reads only files "
+            "inside the drop directory; copy the file into the drop instead of linking it",
+        )
+
+
 def _inspect_file(root: Path, system: str, name: str, *, required: bool) -> DropFile:
     path = root / system / name
-    if not path.is_file() and (root / system / (name + GZIP_SUFFIX)).is_file():
+    if not path.exists() and (root / system / (name + GZIP_SUFFIX)).exists():
         path = root / system / (name + GZIP_SUFFIX)
+    if path.exists() or path.is_symlink():
+        _inside(root, path)
     if not path.is_file():
         if required:
             raise SourceDropError(
@@ -321,6 +359,7 @@ def inspect_drop(drop_dir: Path | str) -> DropInventory:
             f"source drop directory {root} does not exist; generate one with "
             f"`revops sandbox generate --out {root}` or point --source-dir at an export",
         )
+    _inside(root, root / MANIFEST_NAME)
     manifest = read_manifest(root)
     files = [
         _inspect_file(root, system, name, required=required)
@@ -328,4 +367,63 @@ def inspect_drop(drop_dir: Path | str) -> DropInventory:
         for required, names in ((True, REQUIRED_FILES[system]), (False, OPTIONAL_FILES[system]))
         for name in names
     ]
+    for f in files:
+        _check_declared(manifest, f)
     return DropInventory(root=root, manifest=manifest, files=tuple(files))
+
+
+def _declared(manifest: Manifest, f: DropFile) -> tuple[str, int | None, str | None] | None:
+    """What the manifest's ``files`` says of ``f``: (its key, records, sha256), if anything.
+
+    Exporters write either a count (``"stripe/invoices.jsonl": 481``) or an object
+    (``{"records": 481, "sha256": "…"}``), under the name with or without ``.gz``.
+    """
+    listed = manifest.data.get("files")
+    if not isinstance(listed, Mapping):
+        return None
+    for key in (f.key, f.key + GZIP_SUFFIX):
+        if key in listed:
+            value = listed[key]
+            if isinstance(value, Mapping):
+                records, sha = value.get("records"), value.get("sha256")
+            else:
+                records, sha = value, None
+            if records is not None and (isinstance(records, bool) or not isinstance(records, int)):
+                raise SourceDropError(
+                    manifest.path,
+                    f"{manifest.path}: files[{key!r}] must be a record count, got {records!r}; "
+                    "fix the manifest or re-export the drop",
+                )
+            return key, records, sha if isinstance(sha, str) else None
+    return None
+
+
+def _check_declared(manifest: Manifest, f: DropFile) -> None:
+    """A file must hold what the manifest says it holds: its record count and checksum."""
+    declared = _declared(manifest, f)
+    if declared is None:
+        return
+    key, records, sha = declared
+    if not f.present:
+        raise SourceDropError(
+            f.path,
+            f"manifest.json lists {key} ({records} records) but the drop has no such file: "
+            "it was lost in transit; copy the drop again or re-export it",
+        )
+    if records is not None and records != f.records:
+        raise SourceDropError(
+            f.path,
+            f"{key} holds {f.records:,} records but manifest.json says {records:,}: the file is "
+            "incomplete or not the one exported; copy the drop again or re-export it",
+        )
+    if sha is not None:
+        digest = hashlib.sha256()
+        with open(f.path, "rb") as fh:
+            while chunk := fh.read(_CHUNK_BYTES):
+                digest.update(chunk)
+        if digest.hexdigest() != sha.removeprefix("sha256:").lower():
+            raise SourceDropError(
+                f.path,
+                f"{key} does not match the sha256 manifest.json gives for it: the file changed "
+                "after the export; copy the drop again or re-export it",
+            )

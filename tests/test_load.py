@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from drops import sync_manifest
 
 from connectors.errors import SourceDropError
 from connectors.load.files_mode import load_drop, replay
@@ -42,6 +43,7 @@ def lines_of(path: Path) -> list[bytes]:
 
 def write_lines(path: Path, lines: list[bytes]) -> None:
     path.write_bytes(b"".join(line + b"\n" for line in lines))
+    sync_manifest(path.parents[1])  # the exporter's manifest counts what it wrote
 
 
 def edit_record(rel: str, index: int, change: Callable[[dict], None]) -> Callable[[Path], None]:

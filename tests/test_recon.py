@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 import pytest
 from browser import ARTIFACTS, open_browser
+from drops import sync_manifest
 
 from connectors.load.files_mode import load_drop
 from connectors.load.warehouse import connect
@@ -207,6 +208,7 @@ def test_lifecycle_over_consecutive_drops(tmp_path: Path) -> None:
         if t["type"] == "CustInvc" and t.get("externalid") == victim:
             t.update(voided="T", lastmodifieddate=later)  # voided in NetSuite: not a posting
     tx_path.write_text("".join(json.dumps(t) + "\n" for t in [*txs, posted]))
+    sync_manifest(drop2)
     build(drop2, home, run_id="run-2")
     second = open_set(home)
     assert ("invoice_not_posted", fixed) not in second
@@ -221,6 +223,7 @@ def test_lifecycle_over_consecutive_drops(tmp_path: Path) -> None:
         if t["id"] == "999001":
             t.update(voided="T", lastmodifieddate="2026-07-16 12:00:00")
     tx3.write_text("".join(json.dumps(t) + "\n" for t in rows))
+    sync_manifest(drop3)
     build(drop3, home, run_id="run-3")
     assert ("invoice_not_posted", fixed) in open_set(home)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -195,7 +196,56 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, lines: list[tuple[i
     return unchanged
 
 
-def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, list[str]]:
+TIME_KINDS = ("epoch", "sf_datetime", "date", "ns_timestamp")
+DEFAULT_PLAUSIBLE_YEARS = 50
+
+
+def plausible_years() -> int:
+    """How many years a date may lie from the export's as-of (``REVOPS_PLAUSIBLE_YEARS``)."""
+    value = os.environ.get("REVOPS_PLAUSIBLE_YEARS", "").strip()
+    if not value:
+        return DEFAULT_PLAUSIBLE_YEARS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"REVOPS_PLAUSIBLE_YEARS={value!r} must be a whole number of years, e.g. "
+            f"{DEFAULT_PLAUSIBLE_YEARS}; unset it for the default"
+        )
+    return int(value)
+
+
+def _duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, col: str) -> list[tuple]:
+    """(line, [keys]) of the objects in ``table.col`` that name a key twice."""
+    return con.sql(
+        "SELECT line_no, list_distinct(list_filter(k, lambda x, i: list_position(k, x) <> i)) "
+        f'FROM (SELECT line_no, json_keys({col}) AS k FROM "{table}" '
+        f"WHERE json_type({col}) = 'OBJECT') WHERE len(k) <> len(list_distinct(k))"
+    ).fetchall()
+
+
+def _implausible_dates(
+    con: duckdb.DuckDBPyConnection, table: str, fields: tuple[Field, ...], as_of: str
+) -> list[tuple]:
+    """(line, [sentences]) of the records with a date far from the export's as-of."""
+    times = [f for f in fields if f.kind in TIME_KINDS]
+    if not times:
+        return []
+    years = plausible_years()
+    lo = f"(TIMESTAMPTZ {sql_str(as_of)} - INTERVAL {years} YEAR)"
+    hi = f"(TIMESTAMPTZ {sql_str(as_of)} + INTERVAL {years} YEAR)"
+    window = f"within {years} years of the export's as-of {as_of[:10]}"
+    checks = ", ".join(
+        f'CASE WHEN CAST("{f.name}" AS TIMESTAMPTZ) NOT BETWEEN {lo} AND {hi} THEN '
+        f"{sql_str(f.name + ' ')} || strftime(\"{f.name}\", '%Y-%m-%d') || "
+        f"{sql_str(' is not a plausible date (must be ' + window + '): fix the record')} END"
+        for f in times
+    )
+    return con.sql(
+        f"SELECT line_no, p FROM (SELECT line_no, list_filter([{checks}], "
+        f'lambda x: x IS NOT NULL) AS p FROM "{table}") WHERE len(p) > 0'
+    ).fetchall()
+
+
+def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, as_of: str) -> dict[int, list[str]]:
     """Line number -> every rule the record breaks."""
     out: dict[int, list[str]] = defaultdict(list)
     for line_no, text in con.sql("SELECT line_no, text FROM _parsed WHERE NOT is_json").fetchall():
@@ -209,10 +259,19 @@ def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> dict[int, lis
         "SELECT line_no, json_type(text) FROM _parsed WHERE is_json AND json_type(text) <> 'OBJECT'"
     ).fetchall():
         out[line_no].append(f"line is a JSON {jtype.lower()}, not an object")
-    tables = [("_typed", spec.fields, "line_no")] + [
-        (f"_child_{c.table}", c.fields, "line_no") for c in spec.children
+    tables = [("_typed", spec.fields, "j")] + [
+        (f"_child_{c.table}", c.fields, "cj") for c in spec.children
     ]
-    for table, fields, _ in tables:
+    for table, fields, json_col in tables:
+        for line_no, keys in _duplicate_keys(con, table, json_col):
+            named = ", ".join(repr(k) for k in keys)
+            where = "the record" if json_col == "j" else "an item of the record"
+            out[line_no].append(
+                f"{where} names the key {named} twice (which value is meant is not knowable): "
+                "fix or re-export the record"
+            )
+        for line_no, sentences in _implausible_dates(con, table, fields, as_of):
+            out[line_no].extend(sentences)
         for line_no, problems in con.sql(
             f'SELECT line_no, _problems FROM "{table}" WHERE len(_problems) > 0'
         ).fetchall():
@@ -281,7 +340,7 @@ def load_batch(
     n_good = len(good)
     unchanged = _stage(con, spec, good)
     del good  # DuckDB holds the lines now; the Python copy can go
-    problems = _problems(con, spec)
+    problems = _problems(con, spec, batch.extracted_at)
     records_in = n_good + len(bad_utf8)
     rows = [
         (batch.batch_id, batch.source, line, batch.obj, None, rule, payload)

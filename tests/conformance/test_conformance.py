@@ -34,6 +34,7 @@ from conformance import (
     raw_layer,
     run_pipeline,
 )
+from drops import sync_manifest
 
 from connectors.errors import SourceDropError
 from connectors.sandbox.dialects import apply_dialects
@@ -137,6 +138,7 @@ def _rewrite(path: Path, change) -> None:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in (change(r) for r in records) if r is not None]
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    sync_manifest(path.parents[1])
 
 
 def test_a_file_rejected_wholesale_stops_the_load_naming_file_rule_and_count(
