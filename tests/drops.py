@@ -16,7 +16,9 @@ def sync_manifest(drop: Path) -> None:
     files = manifest.get("files")
     if not isinstance(files, dict):
         return
-    for key in files:
+    for key in list(files):
         if (drop / key).is_file():
             files[key] = count_lines(drop / key)
+        else:
+            del files[key]
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

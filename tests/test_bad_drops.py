@@ -121,8 +121,48 @@ def test_a_date_in_year_9999_is_quarantined_with_the_rule(drop: Path, tmp_path: 
     lines[2] = json.dumps(record)
     path.write_text("\n".join(lines) + "\n")
     con = load(drop, tmp_path / "home")
-    rows = quarantine(con, "netsuite")
+    rows = [r for r in quarantine(con, "netsuite") if r[0].endswith("transaction.jsonl")]
     assert [(r[1], r[2]) for r in rows] == [(3, record["id"])]
+    # its lines, accounting lines and payment links wait with it
+    held = [r for r in quarantine(con, "netsuite") if r not in rows]
+    assert held and all(r[3].startswith(f"held with transaction {record['id']}") for r in held)
     assert rows[0][3].startswith(
         "trandate 9999-12-31 is not a plausible date (must be within 50 years of the export's as-of"
     )
+
+
+def test_a_quarantined_customer_holds_its_dependants_and_the_build_passes(
+    drop: Path, tmp_path: Path
+) -> None:
+    from dbt_build import dbt
+
+    customers = drop / "stripe" / "customers.jsonl"
+    lines = customers.read_bytes().split(b"\n")[:-1]
+    subscribed = {
+        json.loads(line)["customer"]
+        for line in (drop / "stripe" / "subscriptions.jsonl").read_bytes().splitlines()
+    }
+    index = next(i for i, line in enumerate(lines) if json.loads(line)["id"] in subscribed)
+    victim = json.loads(lines[index])["id"]
+    # A raw NUL byte inside the name: not valid JSON, so the customer is quarantined.
+    lines[index] = lines[index].replace(b'"name":"', b'"name":"\x00', 1)
+    customers.write_bytes(b"".join(line + b"\n" for line in lines))
+    home = tmp_path / "home"
+    con = load(drop, home)
+    rows = quarantine(con, "stripe")
+    con.close()
+    by_file: dict[str, list[tuple]] = {}
+    for file, line, record_id, rule in rows:
+        by_file.setdefault(file.rsplit("/", 1)[-1], []).append((line, record_id, rule))
+    assert [(line, rid) for line, rid, _ in by_file["customers.jsonl"]] == [(index + 1, victim)]
+    held = by_file["subscriptions.jsonl"]
+    assert held and all(
+        rule.startswith(
+            f"held with customers {victim}, which is quarantined "
+            f"(stripe/customers.jsonl line {index + 1}: line is not valid JSON"
+        )
+        for _, _, rule in held
+    )
+    assert "invoices.jsonl" in by_file  # the customer's invoices wait with it
+    proc = dbt(home, "build")
+    assert proc.returncode == 0, proc.stdout[-4000:]

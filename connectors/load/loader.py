@@ -245,6 +245,45 @@ def _implausible_dates(
     ).fetchall()
 
 
+def _id_in_text(spec: ObjectSpec) -> str:
+    """SQL: the id of a line that is not valid JSON, found in its text (``p.text``) when the
+    object has a single top-level key, so what belongs to it can be held with it."""
+    if len(spec.key) != 1 or spec.field(spec.key[0]).json_path != f"$.{spec.key[0]}":
+        return "NULL"
+    pattern = sql_str(f'"{spec.key[0]}"\\s*:\\s*"?([A-Za-z0-9_\\-]+)')
+    return f"NULLIF(regexp_extract(p.text, {pattern}, 1), '')"
+
+
+def _held(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> list[tuple[int, str]]:
+    """(line, sentence) of the records whose parent record is quarantined (``spec.holds``)."""
+    from connectors.schemas import spec_for
+
+    out = []
+    for hold in spec.holds:
+        target = spec_for(spec.system, hold.target)
+        key = target.key[0]
+        quarantine = f"raw_{spec.system}.quarantine"
+        for line_no, value, file, line, rule in con.execute(
+            f'SELECT t.line_no, CAST(t."{hold.column}" AS VARCHAR), q.file, q.line, q.rule '
+            f"FROM _typed t JOIN (SELECT record_id, arg_max(file, quarantined_at) AS file, "
+            f"arg_max(line, quarantined_at) AS line, arg_max(rule, quarantined_at) AS rule "
+            f"FROM {quarantine} WHERE object = ? GROUP BY record_id) q "
+            f'ON q.record_id = CAST(t."{hold.column}" AS VARCHAR) '
+            f'WHERE CAST(t."{hold.column}" AS VARCHAR) NOT IN '
+            f'(SELECT CAST("{key}" AS VARCHAR) FROM {target.qualified_table})',
+            [hold.target],
+        ).fetchall():
+            where = "/".join(str(file).removeprefix("file:").split("/")[-2:])
+            out.append(
+                (
+                    line_no,
+                    f"held with {hold.target} {value}, which is quarantined ({where} line "
+                    f"{line}: {rule[:160]}); it loads once that record does",
+                )
+            )
+    return out
+
+
 def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, as_of: str) -> dict[int, list[str]]:
     """Line number -> every rule the record breaks."""
     out: dict[int, list[str]] = defaultdict(list)
@@ -303,6 +342,8 @@ def _problems(con: duckdb.DuckDBPyConnection, spec: ObjectSpec, as_of: str) -> d
                 f"{ref.column} {value} does not resolve to any {ref.target_table} record "
                 "(neither in this drop nor already loaded)"
             )
+    for line_no, sentence in _held(con, spec):
+        out[line_no].append(sentence)
     for line_no, record_id, n in con.sql(
         "SELECT line_no, _record_id, count(*) OVER (PARTITION BY _record_id) FROM _typed "
         "QUALIFY count(DISTINCT _digest) OVER (PARTITION BY _record_id) > 1"
@@ -356,8 +397,9 @@ def load_batch(
         ),
     )
     rows += con.execute(
-        "SELECT ?, ?, p.line_no, ?, t._record_id, b.rule, p.text FROM _bad b "
-        "JOIN _parsed p USING (line_no) LEFT JOIN _typed t USING (line_no) ORDER BY p.line_no",
+        f"SELECT ?, ?, p.line_no, ?, coalesce(t._record_id, {_id_in_text(spec)}), b.rule, "
+        "p.text FROM _bad b JOIN _parsed p USING (line_no) LEFT JOIN _typed t USING (line_no) "
+        "ORDER BY p.line_no",
         [batch.batch_id, batch.source, batch.obj],
     ).fetchall()
     con.unregister("_bad")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.schemas import netsuite, salesforce, stripe
-from connectors.schemas.fields import ChildSpec, Field, ObjectSpec, Reference
+from connectors.schemas.fields import ChildSpec, Field, Hold, ObjectSpec, Reference
 from connectors.schemas.links import with_link_fields
 
 SPECS: dict[str, tuple[ObjectSpec, ...]] = {
@@ -22,4 +22,4 @@ def spec_for(system: str, name: str) -> ObjectSpec:
     raise KeyError(f"no schema for {system}/{name}")
 
 
-__all__ = ["SPECS", "ChildSpec", "Field", "ObjectSpec", "Reference", "spec_for"]
+__all__ = ["SPECS", "ChildSpec", "Field", "Hold", "ObjectSpec", "Reference", "spec_for"]

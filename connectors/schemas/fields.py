@@ -128,6 +128,21 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A record held back with the record it belongs to when that one is quarantined.
+
+    ``column`` of this object names a record of ``target`` (an object of the same system, by
+    its drop file stem). When that record is in quarantine and not loaded, this record is
+    quarantined too, saying so: a subscription of a quarantined customer, a posting of a
+    quarantined NetSuite transaction. Without it the dependant would load, point at nothing
+    and fail the build's tests three steps later.
+    """
+
+    column: str
+    target: str
+
+
+@dataclass(frozen=True)
 class ObjectSpec:
     """A source object: the file stem it arrives as, its raw table and its rules."""
 
@@ -141,6 +156,7 @@ class ObjectSpec:
     references: tuple[Reference, ...] = ()
     cursor: str | None = None  # column whose max is the batch's incremental cursor
     depends_on: tuple[str, ...] = field(default_factory=tuple)  # load after these objects
+    holds: tuple[Hold, ...] = ()  # held with the records they belong to (see Hold)
 
     @property
     def qualified_table(self) -> str:

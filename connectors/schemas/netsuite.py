@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.schemas.fields import Field, ObjectSpec
+from connectors.schemas.fields import Field, Hold, ObjectSpec
 
 S = "netsuite"
 RATE = "DECIMAL(18,8)"
@@ -135,6 +135,7 @@ TRANSACTION = ObjectSpec(
     ),
     modified_at="lastmodifieddate",
     cursor="lastmodifieddate",
+    holds=(Hold("entity", "customer"),),
 )
 TRANSACTIONLINE = ObjectSpec(
     S,
@@ -154,6 +155,7 @@ TRANSACTIONLINE = ObjectSpec(
         nsid("subsidiary"),
         Field("memo", "ns_str"),
     ),
+    holds=(Hold("transaction", "transaction"),),
 )
 TRANSACTIONACCOUNTINGLINE = ObjectSpec(
     S,
@@ -169,6 +171,7 @@ TRANSACTIONACCOUNTINGLINE = ObjectSpec(
         Field("credit", "ns_decimal"),
         Field("posting", "ns_bool"),
     ),
+    holds=(Hold("transaction", "transaction"),),
 )
 PREVIOUSTRANSACTIONLINELINK = ObjectSpec(
     S,
@@ -184,6 +187,7 @@ PREVIOUSTRANSACTIONLINELINK = ObjectSpec(
         Field("linktype", "ns_str"),
         Field("foreignamount", "ns_decimal"),
     ),
+    holds=(Hold("previousdoc", "transaction"), Hold("nextdoc", "transaction")),
 )
 
 OBJECTS: tuple[ObjectSpec, ...] = (

@@ -5,7 +5,7 @@ Picklists (Type, StageName, Family…) are org-specific, so they are not enums h
 
 from __future__ import annotations
 
-from connectors.schemas.fields import Field, ObjectSpec
+from connectors.schemas.fields import Field, Hold, ObjectSpec
 
 S = "salesforce"
 
@@ -60,6 +60,7 @@ OPPORTUNITY = ObjectSpec(
     ),
     modified_at="SystemModstamp",
     cursor="SystemModstamp",
+    holds=(Hold("AccountId", "Account"),),
 )
 OPPORTUNITY_LINE_ITEM = ObjectSpec(
     S,
@@ -78,6 +79,7 @@ OPPORTUNITY_LINE_ITEM = ObjectSpec(
     ),
     modified_at="SystemModstamp",
     cursor="SystemModstamp",
+    holds=(Hold("OpportunityId", "Opportunity"),),
 )
 PRODUCT2 = ObjectSpec(
     S,
@@ -108,6 +110,7 @@ CONTRACT = ObjectSpec(
         Field("ActivatedDate", "sf_datetime"),
     ),
     modified_at="ActivatedDate",
+    holds=(Hold("AccountId", "Account"),),
 )
 
 OBJECTS: tuple[ObjectSpec, ...] = (ACCOUNT, OPPORTUNITY, OPPORTUNITY_LINE_ITEM, PRODUCT2, CONTRACT)

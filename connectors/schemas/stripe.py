@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.schemas.fields import ChildSpec, Field, ObjectSpec, Reference
+from connectors.schemas.fields import ChildSpec, Field, Hold, ObjectSpec, Reference
 
 S = "stripe"
 
@@ -131,6 +131,7 @@ SUBSCRIPTIONS = ObjectSpec(
     references=(Reference("price_id", "prices", child="subscription_items"),),
     cursor="created",
     depends_on=("prices",),
+    holds=(Hold("customer", "customers"),),
 )
 INVOICES = ObjectSpec(
     S,
@@ -240,6 +241,7 @@ INVOICES = ObjectSpec(
     references=(Reference("price_id", "prices", child="invoice_lines"),),
     cursor="created",
     depends_on=("prices",),
+    holds=(Hold("customer", "customers"), Hold("subscription_id", "subscriptions")),
 )
 INVOICE_PAYMENTS = ObjectSpec(
     S,
@@ -263,6 +265,7 @@ INVOICE_PAYMENTS = ObjectSpec(
     ),
     modified_at="greatest(created, paid_at, canceled_at)",
     cursor="created",
+    holds=(Hold("invoice", "invoices"),),
 )
 CREDIT_NOTES = ObjectSpec(
     S,
@@ -287,6 +290,7 @@ CREDIT_NOTES = ObjectSpec(
         Field("refunds", "json"),
     ),
     modified_at="greatest(created, effective_at, voided_at)",
+    holds=(Hold("invoice", "invoices"), Hold("customer", "customers")),
     children=(
         ChildSpec(
             "credit_note_lines",
@@ -329,6 +333,7 @@ CHARGES = ObjectSpec(
     ),
     modified_at="created",
     cursor="created",
+    holds=(Hold("customer", "customers"),),
 )
 REFUNDS = ObjectSpec(
     S,
