@@ -194,6 +194,19 @@ def _launch(
         )
 
 
+def preflight(drop: Path) -> None:
+    """Check the drop before anything is launched (no Dagster import: a bad drop is refused
+    in a fraction of a second, and no run is recorded, so the Dagster catalog keeps showing
+    the last good results).
+
+    Raises:
+        SourceDropError: The drop breaks its contract; the message names the file and the fix.
+    """
+    from connectors.drop import inspect_drop
+
+    inspect_drop(drop)
+
+
 def _home() -> Path:
     """``$REVOPS_HOME`` (default ``./data``), without importing Dagster."""
     return Path(os.environ.get("REVOPS_HOME") or "data").expanduser().resolve()
@@ -209,6 +222,8 @@ def _report_failure(outcome: RunOutcome) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``revops run``: the whole pipeline as a Dagster run on the local instance."""
     source = "api" if args.source == "api" else "files"
+    if source == "files":
+        preflight(args.source_dir or _home() / "sandbox")
     outcome = _launch(
         args.source_dir, command="run", verbose=args.verbose, source=source, wait=args.wait
     )
@@ -522,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``revops`` console script."""
     args = build_parser().parse_args(argv)
+    from connectors.errors import SourceDropError
     from dagster_project.runlock import RunInProgressError
 
     try:
@@ -529,6 +545,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunInProgressError as busy:
         _error(str(busy))
         return EXIT_BUSY
+    except SourceDropError as bad:
+        _error(f"the source drop was not run: {bad}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         _error("interrupted; rerun the command to start again")
         return 130

@@ -190,3 +190,19 @@ def test_demo_generates_and_runs(tmp_path: Path) -> None:
     con.close()
     assert invoices > 0
     assert quarantined == 0
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("case", ["no such directory", "no manifest"])
+def test_a_bad_drop_is_refused_before_any_run_is_launched(tmp_path: Path, case: str) -> None:
+    drop = tmp_path / "drop"
+    if case == "no manifest":
+        drop.mkdir()
+    home = tmp_path / "home"
+    proc = _revops("run", "--source-dir", str(drop), home=home)
+    assert proc.returncode == 1
+    last = _last_stderr_line(proc)
+    assert last.startswith("revops: the source drop was not run: ")
+    assert ("does not exist" if case == "no such directory" else "manifest.json is missing") in last
+    assert not (home / "dagster").exists()  # no Dagster instance touched, no run recorded
+    assert proc.stdout == ""

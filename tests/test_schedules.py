@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import write_minimal_drop
 
 from dagster_project.definitions import defs
 from dagster_project.defs.schedules import new_source_drop
@@ -15,9 +16,7 @@ pytestmark = pytest.mark.unit
 
 
 def write_drop(folder: Path, exported_at: str) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps({"exported_at": exported_at}))
-    return folder
+    return write_minimal_drop(folder, exported_at=exported_at)
 
 
 def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
@@ -51,6 +50,39 @@ def test_each_new_drop_starts_exactly_one_run(
         json.dumps({"exported_at": "2026-06-30T23:59:59Z", "v": 2})
     )
     assert len(evaluate(cursor2)[0]) == 1
+
+
+def test_a_bad_drop_launches_nothing_and_the_tick_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    monkeypatch.setenv("REVOPS_INBOX", str(inbox))
+    monkeypatch.setenv("REVOPS_HOME", str(tmp_path / "home"))
+    bad = write_drop(inbox / "2026-06-30", "2026-06-30T23:59:59Z")
+    (bad / "stripe" / "invoices.jsonl").unlink()
+    context = dg.build_sensor_context(cursor=None)
+    result = list(new_source_drop(context))
+    assert len(result) == 1 and isinstance(result[0], dg.SkipReason)
+    assert "not run, the drop breaks its contract" in result[0].skip_message
+    assert "stripe/invoices.jsonl is missing" in result[0].skip_message
+    assert context.cursor is None  # looked at again next tick
+    # Once the file arrives, the drop runs.
+    write_minimal_drop(bad, exported_at="2026-06-30T23:59:59Z")
+    assert len(evaluate(None)[0]) == 1
+
+
+def test_the_schedule_skips_a_bad_drop_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster_project.defs.schedules import daily_refresh
+
+    monkeypatch.setenv("REVOPS_HOME", str(tmp_path))
+    context = dg.build_schedule_context()
+    skipped = daily_refresh(context)
+    assert isinstance(skipped, dg.SkipReason)
+    assert f"source drop directory {tmp_path / 'sandbox'} does not exist" in skipped.skip_message
+    write_minimal_drop(tmp_path / "sandbox")
+    assert isinstance(daily_refresh(context), dg.RunRequest)
 
 
 def test_schedule_and_sensor_target_refresh() -> None:

@@ -8,20 +8,33 @@ from pathlib import Path
 
 import dagster as dg
 
+from connectors.drop import inspect_drop
+from connectors.errors import SourceDropError
 from connectors.inbox import find_drops
 from dagster_project.defs.resources import DEFAULT_HOME
 from dagster_project.runlock import held_by
 
 REFRESH = "refresh"
 
-daily_refresh = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="daily_refresh",
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
     job_name=REFRESH,
-    description="Refresh everything every day at 06:00 UTC (after the nightly exports).",
+    description="Refresh everything every day at 06:00 UTC (after the nightly exports); a "
+    "tick whose drop breaks its contract is skipped with the reason, launching nothing.",
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
+def daily_refresh(context: dg.ScheduleEvaluationContext):
+    home = Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
+    drop = home / "sandbox"  # the drop the settings resource reads by default
+    if os.environ.get("REVOPS_SOURCE", "files") == "files":
+        try:
+            inspect_drop(drop)
+        except SourceDropError as bad:
+            return dg.SkipReason(f"not run, the drop breaks its contract: {bad}")
+    return dg.RunRequest()
 
 
 def watched_directory() -> Path:
@@ -46,7 +59,18 @@ def new_source_drop(context: dg.SensorEvaluationContext):
         yield dg.SkipReason(f"{busy} is using {home}; new drops are picked up when it ends")
         return
     seen = set(filter(None, (context.cursor or "").split("\n")))
-    drops = [d for d in find_drops(watched_directory()) if d.key not in seen]
+    drops, refused = [], []
+    for drop in find_drops(watched_directory()):
+        if drop.key in seen:
+            continue
+        try:
+            inspect_drop(drop.path)  # pre-flight: a bad drop never launches a run
+        except SourceDropError as bad:
+            refused.append(f"{drop.path}: {bad}")  # looked at again next tick (still arriving?)
+            continue
+        drops.append(drop)
+    for reason in refused:
+        context.log.warning("not run: %s", reason)
     for drop in drops:
         yield dg.RunRequest(
             run_key=drop.key,
@@ -61,5 +85,7 @@ def new_source_drop(context: dg.SensorEvaluationContext):
         )
     if drops:
         context.update_cursor("\n".join(sorted(seen | {d.key for d in drops})))
+    elif refused:
+        yield dg.SkipReason("not run, the drop breaks its contract: " + "; ".join(refused))
     else:
         yield dg.SkipReason(f"no new drop in {watched_directory()}")

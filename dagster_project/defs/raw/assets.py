@@ -9,6 +9,7 @@ No ``from __future__ import annotations``: Dagster reads these annotations at de
 
 import dagster as dg
 
+from connectors.api.clock import SourceClock, stamp
 from connectors.drop import inspect_drop
 from connectors.errors import ConnectorError
 from connectors.load.api_mode import load_api_system
@@ -40,11 +41,23 @@ def raw_table_keys(system: str) -> list[tuple[dg.AssetKey, str]]:
     return out
 
 
-def _extract_and_load(con, settings: RevopsSettings, system: str, api) -> list[BatchResult]:
-    """Files mode reads the drop; api mode extracts incrementally through the vendor's API."""
+def _extract_and_load(
+    con, settings: RevopsSettings, system: str, api, log=None
+) -> list[BatchResult]:
+    """Files mode reads the drop; api mode extracts incrementally through the vendor's API
+    (as of the vendor's clock: its responses' ``Date`` header, else ours)."""
     try:
         if settings.source == "api":
-            return load_api_system(con, settings.home_path, system, api.source())
+            clock = SourceClock()
+            results = load_api_system(con, settings.home_path, system, api.source(), clock=clock)
+            if log is not None:
+                whose = (
+                    f"{system}'s clock (HTTP Date)"
+                    if clock.from_source
+                    else f"the local clock: no {system} response carried a Date header"
+                )
+                log.info("%s extracted as of %s, by %s", system, stamp(clock.instant()), whose)
+            return results
         inventory = inspect_drop(settings.source_path)
         exported_at = inventory.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         return load_system(con, settings.home_path, settings.source_path, system, exported_at)
@@ -84,7 +97,7 @@ def build_raw_assets(system: str) -> dg.AssetsDefinition:
         con = connect(home / "warehouse.duckdb")
         try:
             apis = {"stripe": stripe_api, "salesforce": salesforce_api, "netsuite": netsuite_api}
-            loaded = _extract_and_load(con, settings, system, apis[system])
+            loaded = _extract_and_load(con, settings, system, apis[system], context.log)
             results = {r.obj: r for r in loaded}
             for key, obj in keys:
                 table = ".".join(key.path)
