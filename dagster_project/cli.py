@@ -191,6 +191,7 @@ def _launch(
             source=source,
             tags=tags,
             log_level="INFO" if verbose else "CRITICAL",
+            progress=not verbose,  # the verbose log already shows every step
         )
 
 
@@ -230,6 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_run(outcome)
     if not outcome.success:
         return _report_failure(outcome)
+    _print_finance_summary(_home())
     return EXIT_OK
 
 

@@ -6,7 +6,9 @@ is set), so it appears in the UI's run history (``make dev``) like a run started
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ import dagster as dg
 
 from dagster_project.definitions import REFRESH_JOB, refresh_job
 from dagster_project.defs.resources import DEFAULT_HOME
+from dagster_project.progress import RunProgress
 
 SOURCE_DROP_STEP = "source_drop"
 
@@ -217,6 +220,7 @@ def run_refresh(
     source: str = "files",
     tags: Mapping[str, str] | None = None,
     log_level: str = "CRITICAL",
+    progress: bool = False,
 ) -> RunOutcome:
     """Execute ``refresh`` on the local instance (``$DAGSTER_HOME`` must be set).
 
@@ -231,6 +235,7 @@ def run_refresh(
         tags: Extra run tags.
         log_level: Level of Dagster's console log; the default silences it (the run's event
             log in the instance keeps everything).
+        progress: Print each step as it starts and ends (``dagster_project.progress``).
 
     Returns:
         The outcome, read back from the run's events.
@@ -244,13 +249,23 @@ def run_refresh(
     if "REVOPS_REPORTING_CURRENCY" in os.environ:
         settings["reporting_currency"] = {"env": "REVOPS_REPORTING_CURRENCY"}
     run_config["resources"] = {"settings": {"config": settings}}
+    launch = uuid.uuid4().hex  # finds this run in the instance while it runs
+    all_tags = {
+        "revops/job": REFRESH_JOB,
+        "revops/pid": str(os.getpid()),
+        "revops/launch": launch,
+        **(tags or {}),
+    }
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(
-            dg.reconstructable(refresh_job),
-            instance=instance,
-            run_config=run_config,
-            tags={"revops/job": REFRESH_JOB, "revops/pid": str(os.getpid()), **(tags or {})},
-        )
+        follow = ("revops/launch", launch)
+        watch = RunProgress(instance, follow) if progress else contextlib.nullcontext()
+        with watch:
+            result = dg.execute_job(
+                dg.reconstructable(refresh_job),
+                instance=instance,
+                run_config=run_config,
+                tags=all_tags,
+            )
         run = instance.get_run_by_id(result.run_id)
         status = run.status.value if run is not None else ("SUCCESS" if result.success else "?")
     events = list(result.all_events)

@@ -165,3 +165,23 @@ def test_two_runs_started_together_one_runs_the_other_says_why(
     outcomes = sorted((p.wait(timeout=600), p.stderr.read()) for p in procs)  # type: ignore[union-attr]
     assert [code for code, _ in outcomes] == [0, 3], outcomes
     assert last_line(outcomes[1][1]).startswith("revops: another revops run (pid ")
+
+
+@pytest.mark.e2e
+def test_a_run_shows_each_step_as_it_starts_and_ends_then_the_summary(
+    tmp_path: Path, small_drop: Path
+) -> None:
+    proc = revops("run", "--source-dir", str(small_drop), home=tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    steps = ["source_drop", "raw_stripe", "dbt_models", "reconciliation", "serving_snapshot"]
+    for step in steps:
+        started = next(i for i, line in enumerate(lines) if f"▸ {step} " in line)
+        ended = next(i for i, line in enumerate(lines) if f"✓ {step} " in line)
+        assert started < ended
+    assert any("✓ raw_stripe" in line and "records in" in line for line in lines)
+    assert any("✓ dbt_models" in line and "checks" in line for line in lines)
+    # then the summary: MRR, the queue by owner, the report
+    assert any(line.strip().startswith("MRR ") for line in lines)
+    assert "open exceptions by owner:" in lines
+    assert lines[-1].startswith("finance report: ")
