@@ -22,9 +22,11 @@ CHECK = Check(
     params={"name_similarity": 0.9},
     sql=f"""
     with cust as (
+        -- the link as identity resolution made it: metadata naming an existing Account, an
+        -- id pasted in its 15-character form included
         select
-            s.id, s.created, s.name, s.salesforce_account_id,
-            a.Id is not null as is_linked,
+            s.id, s.created, s.name, l.crm_account_id as salesforce_account_id,
+            l.crm_account_id is not null as is_linked,
             lower(split_part(s.email, '@', 2)) as domain,
             trim(regexp_replace(
                 trim(regexp_replace(
@@ -32,7 +34,7 @@ CHECK = Check(
                     ' +', ' ', 'g')),
                 '( ({LEGAL_SUFFIXES}))+$', '')) as norm_name
         from raw_stripe.customers s
-        left join raw_salesforce.account a on a.Id = s.salesforce_account_id
+        left join core.customer_identities l on l.system = 'stripe' and l.source_id = s.id
     ),
     same_account as (
         select id, first_value(id) over w as original,

@@ -1,4 +1,8 @@
-"""Metered usage of a calendar month that the month's invoice lines do not bill."""
+"""Metered usage of a calendar month that the month's invoice lines do not bill.
+
+Compared per meter, for the meters of the prices the customer subscribes to: usage on a meter
+that no price of the customer's uses is not billable (core.usage.is_billable) and never counted.
+"""
 
 from reconciliation.catalog import Check
 
@@ -10,31 +14,32 @@ CHECK = Check(
     owner="billing",
     params={"sla_days": 2, "tolerance": 0.005},
     sql="""
-    with metered as (
-        select distinct billing_customer_id from core.subscriptions where is_metered
-    ),
-    months_done as (
+    with months_done as (
+        -- only usage on a meter of a price the customer subscribes to is billable
         select * from core.usage
-        where usage_month + interval 1 month
+        where is_billable
+          and usage_month + interval 1 month
               <= {as_of} - to_seconds(cast({sla_days} * 86400 as bigint))
     ),
     events as (
-        select u.billing_customer_id, u.customer_id, u.meter_id, u.usage_month,
-               sum(u.quantity) as used
-        from months_done u join metered m using (billing_customer_id)
-        group by all
+        select billing_customer_id, max(customer_id) as customer_id, meter_id, usage_month,
+               sum(quantity) as used
+        from months_done
+        group by billing_customer_id, meter_id, usage_month
     ),
     billed as (
+        -- a metered line bills the meter of its price (a price the customer subscribes to)
         select l.billing_customer_id, l.meter_id,
                cast(date_trunc('month', l.period_start_at) as date) as usage_month,
                sum(l.quantity) as billed, max(l.unit_amount) as unit_amount,
                max(l.currency) as currency
         from core.invoice_lines l
         join core.invoices i on i.invoice_id = l.invoice_id and i.status <> 'void'
-        where l.line_type = 'metered'
+        where l.line_type = 'metered' and l.meter_id is not null
         group by all
     ),
     per_meter as (
+        -- one row per customer, meter and month: the meter's usage against its billed lines
         select
             coalesce(e.billing_customer_id, b.billing_customer_id) as billing_customer_id,
             e.customer_id,
@@ -48,10 +53,9 @@ CHECK = Check(
          and b.usage_month = e.usage_month
         where coalesce(e.usage_month, b.usage_month) + interval 1 month
               <= {as_of} - to_seconds(cast({sla_days} * 86400 as bigint))
-          and coalesce(e.billing_customer_id, b.billing_customer_id) in
-              (select billing_customer_id from metered)
     ),
     per_month as (
+        -- one exception per customer and month when any of its meters differs
         select billing_customer_id, max(customer_id) as customer_id, usage_month,
                sum(used) as used, sum(billed) as billed,
                bool_or(abs(used - billed) > {tolerance} * greatest(used, billed)) as differs,

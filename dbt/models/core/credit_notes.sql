@@ -1,10 +1,24 @@
 -- grain: one row per Stripe credit note
+-- A credit note is in its invoice's currency; an export that omits it gets the invoice's, and
+-- the minor-unit amounts are converted with that currency (a zero-decimal one included).
 with credit_notes as (
     select * from {{ ref('stg_stripe__credit_notes') }}
 ),
 
+invoices as (
+    select * from {{ ref('stg_stripe__invoices') }}
+),
+
 identities as (
     select * from {{ ref('int_customer_identities') }}
+),
+
+resolved as (
+    select
+        n.*,
+        coalesce(n.currency, v.currency) as resolved_currency
+    from credit_notes as n
+    left join invoices as v on n.invoice_id = v.invoice_id
 ),
 
 final as (
@@ -17,14 +31,14 @@ final as (
         cast(n.status as varchar) as status,
         cast(n.credit_note_type as varchar) as type,
         cast(n.reason as varchar) as reason,
-        cast(n.amount as decimal(18, 2)) as amount,
-        cast(n.subtotal as decimal(18, 2)) as subtotal,
-        cast(n.total as decimal(18, 2)) as total,
-        cast(n.currency as varchar) as currency,
+        {{ minor_to_major('n.amount_minor', 'n.resolved_currency') }} as amount,
+        {{ minor_to_major('n.subtotal_minor', 'n.resolved_currency') }} as subtotal,
+        {{ minor_to_major('n.total_minor', 'n.resolved_currency') }} as total,
+        cast(n.resolved_currency as varchar) as currency,
         cast(n.effective_at as timestamp with time zone) as effective_at,
         cast(n.created_at as timestamp with time zone) as created_at,
         cast(n.voided_at as timestamp with time zone) as voided_at
-    from credit_notes as n
+    from resolved as n
     left join identities as i
         on i.system = 'stripe'
         and n.stripe_customer_id = i.source_id

@@ -91,6 +91,13 @@ entity_by_currency as (
     from entities
 ),
 
+configured_entity as (
+    -- a NetSuite account without OneWorld: its customers, without a subsidiary, are in it
+    select entity
+    from entities
+    where defined_by = 'configuration'
+),
+
 parent_entity as (
     select entity
     from (
@@ -119,12 +126,13 @@ resolved as (
         coalesce(b.email_domain, e.email_domain) as email_domain,
         coalesce(
             sub_entity.entity,
+            erp_entity.entity,
             billing_entity.entity,
             crm_entity.entity,
             parent.entity
         ) as entity,
         case
-            when sub_entity.entity is not null then 'erp_subsidiary'
+            when coalesce(sub_entity.entity, erp_entity.entity) is not null then 'erp_subsidiary'
             when billing_entity.entity is not null then 'billing_currency'
             when crm_entity.entity is not null then 'crm_currency'
             else 'parent_entity'
@@ -143,6 +151,9 @@ resolved as (
         on c.customer_id = e.customer_id
         and e.erp_rank = 1
     left join entities as sub_entity on e.subsidiary_id = sub_entity.subsidiary_id
+    left join configured_entity as erp_entity
+        on e.erp_customer_id is not null
+        and e.subsidiary_id is null
     left join entity_by_currency as billing_entity
         on bc.currency = billing_entity.currency
         and bc.n_currencies = 1

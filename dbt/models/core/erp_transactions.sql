@@ -1,5 +1,6 @@
 -- grain: one row per NetSuite transaction
 -- entity: the subsidiary of the transaction's main line (else its customer's subsidiary);
+-- in an account without OneWorld (no subsidiaries) the configured entity (core.entities);
 -- external_kind: the Stripe object its externalid names, by prefix.
 with transactions as (
     select * from {{ ref('stg_netsuite__transactions') }}
@@ -25,6 +26,12 @@ identities as (
     select * from {{ ref('int_customer_identities') }}
 ),
 
+configured_entity as (
+    select entity
+    from entities
+    where defined_by = 'configuration'
+),
+
 main_lines as (
     select
         transaction_id,
@@ -41,7 +48,7 @@ final as (
         cast(t.transaction_type as varchar) as type,
         cast(t.transaction_date as date) as trandate,
         cast(t.posting_period_id as bigint) as posting_period_id,
-        cast(e.entity as varchar) as entity,
+        cast(coalesce(e.entity, ce.entity) as varchar) as entity,
         cast(coalesce(ml.subsidiary_id, ec.subsidiary_id) as bigint) as subsidiary_id,
         cast(t.erp_customer_id as bigint) as erp_customer_id,
         cast(i.customer_id as varchar) as customer_id,
@@ -64,6 +71,9 @@ final as (
     left join main_lines as ml on t.transaction_id = ml.transaction_id
     left join erp_customers as ec on t.erp_customer_id = ec.erp_customer_id
     left join entities as e on coalesce(ml.subsidiary_id, ec.subsidiary_id) = e.subsidiary_id
+    left join configured_entity as ce
+        on ml.subsidiary_id is null
+        and ec.subsidiary_id is null
     left join currencies as c on t.currency_id = c.currency_id
     left join identities as i
         on i.system = 'netsuite'

@@ -10,15 +10,12 @@ with invoice_lines as (
 ),
 
 credit_notes as (
-    select * from {{ ref('stg_stripe__credit_notes') }}
+    -- core's: its currency is resolved (an export may omit it: the invoice's)
+    select * from {{ ref('credit_notes') }}
 ),
 
 credit_note_lines as (
     select * from {{ ref('stg_stripe__credit_note_lines') }}
-),
-
-identities as (
-    select * from {{ ref('int_customer_identities') }}
 ),
 
 customers as (
@@ -127,8 +124,8 @@ credit_entries as (
         l.invoice_line_id,
         n.invoice_id,
         n.credit_note_id,
-        n.stripe_customer_id as billing_customer_id,
-        i.customer_id,
+        n.billing_customer_id,
+        n.customer_id,
         coalesce(il.line_type, 'credit') as line_type,
         il.invoice_status,
         n.currency,
@@ -138,9 +135,6 @@ credit_entries as (
     from credit_note_lines as l
     inner join credit_notes as n on l.credit_note_id = n.credit_note_id
     left join invoice_lines as il on l.invoice_line_id = il.invoice_line_id
-    left join identities as i
-        on i.system = 'stripe'
-        and n.stripe_customer_id = i.source_id
     where n.status = 'issued'
 ),
 

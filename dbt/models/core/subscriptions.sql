@@ -15,6 +15,19 @@ identities as (
     select * from {{ ref('int_customer_identities') }}
 ),
 
+item_periods as (
+    -- API versions before 2025-03-31 keep the current period on the subscription, not on
+    -- its items: an item without one has its subscription's
+    select
+        it.subscription_id,
+        it.price_id,
+        coalesce(it.current_period_start_at, s.current_period_start_at)
+            as current_period_start_at,
+        coalesce(it.current_period_end_at, s.current_period_end_at) as current_period_end_at
+    from items as it
+    left join subscriptions as s on it.subscription_id = s.subscription_id
+),
+
 item_summary as (
     select
         it.subscription_id,
@@ -22,7 +35,7 @@ item_summary as (
         max(case when p.usage_type = 'metered' then 1 else 0 end) as has_metered,
         min(it.current_period_start_at) as current_period_start_at,
         max(it.current_period_end_at) as current_period_end_at
-    from items as it
+    from item_periods as it
     left join prices as p on it.price_id = p.price_id
     group by it.subscription_id
 ),
@@ -45,8 +58,10 @@ final as (
         cast(coalesce(m.has_metered, 0) = 1 as boolean) as is_metered,
         cast(s.is_cancel_at_period_end as boolean) as is_cancel_at_period_end,
         cast(coalesce(m.item_count, 0) as integer) as item_count,
-        cast(m.current_period_start_at as timestamp with time zone) as current_period_start_at,
-        cast(m.current_period_end_at as timestamp with time zone) as current_period_end_at
+        cast(coalesce(m.current_period_start_at, s.current_period_start_at)
+            as timestamp with time zone) as current_period_start_at,
+        cast(coalesce(m.current_period_end_at, s.current_period_end_at)
+            as timestamp with time zone) as current_period_end_at
     from subscriptions as s
     left join item_summary as m on s.subscription_id = m.subscription_id
     left join identities as i

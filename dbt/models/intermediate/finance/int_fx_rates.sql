@@ -2,6 +2,10 @@
 -- A rate applies from 00:00 UTC of its date until the next rate's date (exclusive); the
 -- reporting currency's own rate is 1. A date before a currency's first rate has no row:
 -- lookups leave it null and the not_null tests on *_reporting columns fail the build.
+-- Only rows whose base is the reporting currency say what one unit of a currency is worth in
+-- it. NetSuite keeps a set of rates per base currency of the account (one per subsidiary
+-- currency): a GBP-base row for USD says what one USD is worth in GBP, the other direction
+-- against another base, and is never used here. Rows need no id (keyed by base, currency, date).
 with named as (
     select * from {{ ref('int_fx_rates_named') }}
 ),

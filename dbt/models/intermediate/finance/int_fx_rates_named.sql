@@ -14,10 +14,15 @@ named as (
         b.currency as base_currency,
         t.currency,
         r.exchange_rate as rate,
-        -- the same pair and date twice: the newest row (highest id) wins
+        -- rates are keyed by (base, currency, date), so a pair and date repeats only when two
+        -- currency records share an ISO code: the row with the highest id wins (rows without
+        -- an id last), the higher rate on a tie, so the choice never depends on row order
         row_number() over (
             partition by r.effective_date, b.currency, t.currency
-            order by r.currency_rate_id desc
+            order by
+                case when r.currency_rate_id is null then 1 else 0 end,
+                r.currency_rate_id desc,
+                r.exchange_rate desc
         ) as recency
     from rates as r
     inner join currencies as b on r.base_currency_id = b.currency_id

@@ -4,6 +4,8 @@ with source as (
 
 final as (
     select
+        -- an export need not carry the id: a rate is keyed by base currency, transaction
+        -- currency and effective date
         id as currency_rate_id,
         basecurrency as base_currency_id,
         transactioncurrency as transaction_currency_id,

@@ -10,6 +10,9 @@ final as (
         balance_transaction as balance_transaction_id,
         status,
         failure_code,
+        -- API versions before 2025-03-31 name the invoice the charge paid; later ones link
+        -- them only through invoice payments
+        invoice as invoice_id,
         coalesce(paid, false) as is_paid,
         coalesce(refunded, false) as is_refunded,
         upper(currency) as currency,

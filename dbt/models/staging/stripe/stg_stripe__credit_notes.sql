@@ -11,7 +11,12 @@ final as (
         status,
         type as credit_note_type,
         reason,
+        -- an export may omit the currency: core.credit_notes takes the invoice's then, and
+        -- converts the minor amounts with it (major units here only when it is known)
         upper(currency) as currency,
+        amount as amount_minor,
+        subtotal as subtotal_minor,
+        total as total_minor,
         {{ minor_to_major('amount', 'currency') }} as amount,
         {{ minor_to_major('subtotal', 'currency') }} as subtotal,
         {{ minor_to_major('total', 'currency') }} as total,

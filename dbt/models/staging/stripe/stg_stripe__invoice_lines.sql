@@ -36,7 +36,14 @@ final as (
         ) as unit_amount,
         price_id,
         product_id,
-        parent_type,
+        -- lines of API versions before 2025-03-31 say what they bill in `type`, not parent.type
+        coalesce(
+            parent_type,
+            case legacy_type
+                when 'subscription' then 'subscription_item_details'
+                when 'invoiceitem' then 'invoice_item_details'
+            end
+        ) as parent_type,
         coalesce(proration, false) as is_proration,
         subscription_id,
         subscription_item_id,

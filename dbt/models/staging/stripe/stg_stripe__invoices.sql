@@ -8,6 +8,9 @@ final as (
         number as invoice_number,
         customer as stripe_customer_id,
         subscription_id,
+        -- API versions before 2025-03-31 only (informational: status and payments say it)
+        paid as is_paid,
+        charge as latest_charge_id,
         status,
         billing_reason,
         collection_method,
