@@ -13,7 +13,9 @@ a drop carries them (``YYYY-MM-DD``, ``YYYY-MM-DD HH24:MI:SS``), not in the user
 Authentication is OAuth 1.0a token-based auth (HMAC-SHA256, realm = account id) through
 ``requests-oauthlib``. Our :class:`~connectors.api.retry.RetryPolicy` retries 429, 5xx,
 ``CONCURRENCY_LIMIT_EXCEEDED``, connection errors and timeouts; a 401 is retried once with a
-fresh nonce and timestamp. Secrets never appear in errors or in ``Page.request``.
+fresh nonce and timestamp. Secrets never appear in errors or in ``Page.request``. Every
+response's headers go to a :class:`~connectors.api.clock.SourceClock`: its first ``Date`` is
+the extraction's as-of instant.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import requests
 from requests_oauthlib import OAuth1
 
+from connectors.api.clock import SourceClock
 from connectors.api.pages import Page
 from connectors.api.retry import ApiError, RetryableError, RetryPolicy
 
@@ -223,11 +226,13 @@ class SuiteQLClient:
         cert: str | bool,
         policy: RetryPolicy,
         timeout: float,
+        clock: SourceClock | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.policy = policy
         self.timeout = timeout
+        self.clock = clock
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE would override ``verify``
         self.http.verify = cert
@@ -259,6 +264,8 @@ class SuiteQLClient:
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     detail = f"{type(exc).__name__} talking to NetSuite"
                     raise RetryableError(None, detail) from exc
+                if self.clock is not None:
+                    self.clock.observe(response.headers)
                 if response.status_code == 401 and auth_try == 1:
                     continue
                 return self._check(request, response)
@@ -332,6 +339,7 @@ def extract_netsuite(
     page_size: int = MAX_PAGE_SIZE,
     *,
     query_row_limit: int = QUERY_ROW_LIMIT,
+    clock: SourceClock | None = None,
 ) -> Iterator[Page]:
     """Yield every page of every table, in the order of ``tables``.
 
@@ -350,6 +358,7 @@ def extract_netsuite(
         page_size: Rows per request (at most 1,000).
         query_row_limit: Rows one query may return (NetSuite: 100,000); a new key window
             starts before a page would cross it.
+        clock: Observes every response's headers (the ``Date`` giving the as-of instant).
 
     Raises:
         ApiError: A request failed for good (its message says what to check).
@@ -372,7 +381,7 @@ def extract_netsuite(
         signature_method="HMAC-SHA256",
         realm=account_id,
     )
-    client = SuiteQLClient(base_url, auth, cert, policy, timeout)
+    client = SuiteQLClient(base_url, auth, cert, policy, timeout, clock)
     for name in names:
         yield from _table_pages(client, name, (since or {}).get(name), page_size, query_row_limit)
 

@@ -9,6 +9,9 @@ largest ``SystemModstamp``); the others are always extracted in full.
 Our :class:`~connectors.api.retry.RetryPolicy` retries ``403 REQUEST_LIMIT_EXCEEDED``, 5xx,
 connection errors and timeouts; a ``401 INVALID_SESSION_ID`` asks the session provider for a
 new session once. Session ids and client secrets never appear in errors or in ``Page.request``.
+Every response of the data session (REST and Bulk, errors included) passes its headers to a
+:class:`~connectors.api.clock.SourceClock` through a ``requests`` response hook: its first
+``Date`` is the extraction's as-of instant.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from connectors.api.clock import SourceClock
 from connectors.api.pages import Page
 from connectors.api.retry import ApiError, RetryableError, RetryPolicy
 
@@ -289,12 +293,16 @@ class SalesforceClient:
         policy: RetryPolicy,
         timeout: float,
         api_version: str = API_VERSION,
+        clock: SourceClock | None = None,
     ) -> None:
         self.instance_url = instance_url.rstrip("/")
         self.session_provider = session_provider
         self.policy = policy
         self.api_version = api_version
         self.http = http_session(cert, timeout)
+        if clock is not None:
+            # simple-salesforce hands back parsed bodies; the session's hook sees each response.
+            self.http.hooks["response"].append(_observer(clock))
         self._sf: Salesforce | None = None
 
     def connect(self) -> Salesforce:
@@ -364,6 +372,13 @@ class SalesforceClient:
         return self.policy.call(SYSTEM, request, attempt)
 
 
+def _observer(clock: SourceClock) -> Callable[..., None]:
+    def observe(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        clock.observe(response.headers)
+
+    return observe
+
+
 def extract_salesforce(
     instance_url: str,
     session_provider: SessionProvider,
@@ -376,6 +391,7 @@ def extract_salesforce(
     use_bulk: bool = False,
     bulk_page_size: int = BULK_PAGE_SIZE,
     api_version: str = API_VERSION,
+    clock: SourceClock | None = None,
 ) -> Iterator[Page]:
     """Yield every page of every object, in the order of ``objects``.
 
@@ -392,6 +408,7 @@ def extract_salesforce(
         use_bulk: Use a Bulk API 2.0 ``queryAll`` job instead of REST ``queryAll``.
         bulk_page_size: ``maxRecords`` per Bulk API 2.0 result set.
         api_version: REST API version.
+        clock: Observes every data response's headers (the ``Date`` giving the as-of).
 
     Raises:
         ApiError: A request failed for good (its message says what to check).
@@ -402,7 +419,7 @@ def extract_salesforce(
     if unknown:
         raise ValueError(f"unknown Salesforce objects {unknown}; known: {sorted(OBJECTS)}")
     client = SalesforceClient(
-        instance_url, session_provider, cert, policy, timeout, api_version=api_version
+        instance_url, session_provider, cert, policy, timeout, api_version=api_version, clock=clock
     )
     for obj in names:
         soql = build_soql(obj, (since or {}).get(obj))

@@ -13,6 +13,10 @@ Embedded lists the API truncates (``invoice.lines``, ``credit_note.lines``,
 ``/v1/subscription_items?subscription=…`` and then carry ``has_more: false``, so each record
 equals the drop's line for the same object.
 
+Every response's headers (errors included) go to a
+:class:`~connectors.api.clock.SourceClock`, whose first ``Date`` is the extraction's as-of
+instant (``StripeResponse.headers``, ``StripeError.headers``).
+
 The SDK's own retries are off (``max_network_retries=0``); :class:`RetryPolicy` retries 429
 (with or without ``Stripe-Should-Retry``, honouring ``Retry-After``), 5xx, connection errors
 and timeouts. A 401 fails at once with an :class:`ApiError` that names ``STRIPE_API_KEY``. The
@@ -34,6 +38,7 @@ from urllib.parse import quote
 
 import stripe
 
+from connectors.api.clock import SourceClock
 from connectors.api.pages import Page
 from connectors.api.retry import RETRY_STATUSES, ApiError, RetryableError, RetryPolicy
 
@@ -155,10 +160,17 @@ def _retry_after(exc: stripe.StripeError) -> float | None:
 class _Fetcher:
     """Runs SDK list calls under our retry policy and returns the raw JSON bodies."""
 
-    def __init__(self, client: stripe.StripeClient, policy: RetryPolicy, api_key: str) -> None:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        policy: RetryPolicy,
+        api_key: str,
+        clock: SourceClock | None = None,
+    ) -> None:
         self.client = client
         self.policy = policy
         self._api_key = api_key
+        self.clock = clock
 
     def fetch(self, path: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """``GET path?params`` as parsed JSON, with the request's description.
@@ -174,10 +186,16 @@ class _Fetcher:
             try:
                 response = self.client.raw_request("get", path, **params)
             except stripe.StripeError as exc:
+                self._observe(exc.headers)
                 raise self._translate(request, exc, attempts) from exc
+            self._observe(getattr(response, "headers", None))
             return self._body(request, response, attempts)
 
         return request, self.policy.call(SYSTEM, request, attempt)
+
+    def _observe(self, headers: Any) -> None:
+        if self.clock is not None and headers is not None:
+            self.clock.observe(headers)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[STRIPE_API_KEY]") if self._api_key else text
@@ -318,6 +336,8 @@ def extract_stripe(
     page_size: int = MAX_PAGE_SIZE,
     policy: RetryPolicy | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    *,
+    clock: SourceClock | None = None,
 ) -> Iterator[Page]:
     """Extract Stripe objects page by page through the official SDK.
 
@@ -331,6 +351,7 @@ def extract_stripe(
         page_size: ``limit`` per request (1-100).
         policy: Retry policy for every request (default :class:`RetryPolicy`).
         timeout: Seconds per HTTP request before it counts as a (retryable) timeout.
+        clock: Observes every response's headers (the ``Date`` giving the as-of instant).
 
     Yields:
         One :class:`Page` per API page (``cursor``: the page's largest ``created``).
@@ -349,7 +370,7 @@ def extract_stripe(
         max_network_retries=0,
         http_client=http_client,
     )
-    fetcher = _Fetcher(client, policy or RetryPolicy(), api_key)
+    fetcher = _Fetcher(client, policy or RetryPolicy(), api_key, clock)
     try:
         for resource in resources:
             yield from _pages(fetcher, resource, (since or {}).get(resource.obj), page_size)

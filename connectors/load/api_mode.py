@@ -4,17 +4,25 @@ Incremental: each object's cursor (``raw_meta.cursors``) is passed to its extrac
 ``since``, and advanced to the largest cursor loaded only after every page of that object
 is safely in the warehouse. Metered usage is not listable in Stripe's API: it comes from
 the product's own usage export (a ``meter_events.jsonl`` file), loaded like a drop file.
+
+As-of instant: an extraction is as of the source system's own clock, read from the HTTP
+``Date`` header of its responses (:mod:`connectors.api.clock`: the first parseable one; the
+local clock at the start when none has one). Every page and the usage export of the system
+are landed with that ``extracted_at``, and it is recorded in ``raw_meta.source_state`` where
+files mode records a drop's ``exported_at``: against the real vendors it is about now; against
+the sandbox fakes, whose clock stands at their drop's ``exported_at``, it is the export
+instant, so api mode and files mode on the same drop judge it as of the same instant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from connectors.api.clock import SourceClock, stamp
 from connectors.api.netsuite_api import extract_netsuite
 from connectors.api.pages import Page
 from connectors.api.retry import RetryPolicy
@@ -66,7 +74,7 @@ def cursors(con: duckdb.DuckDBPyConnection, system: str) -> dict[str, str]:
 
 
 def _pages(
-    system: str, source: Source, since: dict[str, str], policy: RetryPolicy
+    system: str, source: Source, since: dict[str, str], policy: RetryPolicy, clock: SourceClock
 ) -> Iterator[Page]:
     if isinstance(source, StripeSource):
         return extract_stripe(
@@ -75,6 +83,7 @@ def _pages(
             since={k: int(v) for k, v in since.items() if k != "meter_events"},  # usage: export
             policy=policy,
             timeout=source.timeout,
+            clock=clock,
         )
     if isinstance(source, SalesforceSource):
         session = client_credentials_session(
@@ -91,6 +100,7 @@ def _pages(
             since=since,
             policy=policy,
             timeout=source.timeout,
+            clock=clock,
         )
     return extract_netsuite(
         source.base_url,
@@ -103,6 +113,7 @@ def _pages(
         since=since,
         policy=policy,
         timeout=source.timeout,
+        clock=clock,
     )
 
 
@@ -122,17 +133,28 @@ def load_api_system(
     *,
     policy: RetryPolicy | None = None,
     extracted_at: str | None = None,
+    clock: SourceClock | None = None,
 ) -> list[BatchResult]:
-    """Extract ``system`` incrementally, landing and loading page by page."""
-    extracted_at = extracted_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Extract ``system`` incrementally, landing and loading page by page.
+
+    Args:
+        extracted_at: The as-of instant to record (``2026-06-30T23:59:59Z``); default: the
+            source's clock (``clock``), fixed when the first page lands.
+        clock: Collects the responses' ``Date`` headers (a new one when ``None``; pass one to
+            read what the source's clock said afterwards).
+    """
+    clock = clock or SourceClock()
     ensure_system_tables(con, system)
     results: list[BatchResult] = []
     newest: dict[str, str | None] = {}
-    for page in _pages(system, source, cursors(con, system), policy or RetryPolicy()):
+    for page in _pages(system, source, cursors(con, system), policy or RetryPolicy(), clock):
+        # The page's response has been received: the first Date, if any, is known.
+        extracted_at = extracted_at or stamp(clock.instant())
         batch = land_page(home, page, extracted_at=extracted_at)
         result = load_batch(con, batch, spec_for(system, page.obj), advance_cursor=False)
         results.append(result)
         newest[page.obj] = _later(newest.get(page.obj), result.cursor_max)
+    extracted_at = extracted_at or stamp(clock.instant())  # a system without pages
     usage = source.usage_export if isinstance(source, StripeSource) else None
     if usage is not None and usage.exists():
         batch = land_file(

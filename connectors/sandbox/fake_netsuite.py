@@ -13,6 +13,10 @@ and picks row numbers, and the items are built from the drop's own strings, so v
 back exactly as exported. ``TO_CHAR(col, 'fmt')``, ``TO_DATE`` and ``TO_TIMESTAMP`` take
 Oracle formats; a date column selected without ``TO_CHAR`` comes back as ``M/D/YYYY`` (the
 default user preference), as NetSuite does.
+
+Every response carries ``Date`` = the drop's ``exported_at`` (the account's clock stands at
+the export instant: :mod:`connectors.sandbox.fake_clock`); OAuth timestamps are still checked
+against the host's clock, which is what the client signs with.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import pyarrow as pa
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth1.rfc5849 import signature
 
+from connectors.sandbox.fake_clock import DatedHandler, FakeClock
 from connectors.sandbox.faults import FaultPlan
 from connectors.sandbox.tls import HttpsServer, QuietHandler, TlsFiles
 
@@ -184,6 +189,8 @@ class FakeNetSuite:
         faults: Faults to inject; a new empty plan when ``None``.
         max_rows: Rows one query may return across its pages (NetSuite: 100,000).
         tls: Certificate files; a new self-signed certificate when ``None``.
+        date: The instant the account's clock shows in every ``Date`` header (default: the
+            drop's ``exported_at``; the live clock for a drop without a readable manifest).
     """
 
     def __init__(
@@ -198,6 +205,7 @@ class FakeNetSuite:
         faults: FaultPlan | None = None,
         max_rows: int = MAX_ROWS,
         tls: TlsFiles | None = None,
+        date: datetime | None = None,
     ) -> None:
         self.account_id = account_id
         self.consumer_key = consumer_key or secrets.token_hex(32)
@@ -205,6 +213,7 @@ class FakeNetSuite:
         self.token_id = token_id or secrets.token_hex(32)
         self.token_secret = token_secret or secrets.token_hex(32)
         self.faults = faults if faults is not None else FaultPlan()
+        self.clock = FakeClock.for_drop(Path(drop_dir), self.faults, date)
         self.max_rows = max_rows
         self.requests: list[str] = []  # "POST path?query" of every request, for tests
         self._lock = threading.Lock()
@@ -525,7 +534,10 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def _handler_for(fake: FakeNetSuite) -> type[QuietHandler]:
-    class Handler(QuietHandler):
+    class Handler(DatedHandler, QuietHandler):
+        def fake_clock(self) -> FakeClock:
+            return fake.clock
+
         def _serve(self) -> None:
             body = self.read_body()
             reply = fake.handle(self.command, self.path, self.headers, body)

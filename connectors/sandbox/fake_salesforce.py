@@ -11,7 +11,9 @@ It speaks what simple-salesforce and our connector use, with Salesforce's own sh
 
 Errors are JSON arrays of ``{"message", "errorCode"}``. SOQL is a small subset:
 ``SELECT f1, f2 FROM Obj [WHERE Field op <datetime>] [ORDER BY f [ASC|DESC]] [LIMIT n]``.
-Faults come from a :class:`~connectors.sandbox.faults.FaultPlan`.
+Faults come from a :class:`~connectors.sandbox.faults.FaultPlan`. Every response carries
+``Date`` = the drop's ``exported_at`` (the org's clock stands at the export instant:
+:mod:`connectors.sandbox.fake_clock`), and Bulk jobs are dated by that clock too.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.sandbox.fake_clock import DatedHandler, FakeClock
 from connectors.sandbox.faults import FaultPlan
 from connectors.sandbox.tls import HttpsServer, QuietHandler, TlsFiles
 
@@ -128,6 +131,8 @@ class FakeSalesforce:
         client_id: Connected-app consumer key for the client-credentials flow.
         client_secret: Its secret (random when ``None``).
         tls: Certificate files; a new self-signed certificate when ``None``.
+        date: The instant the org's clock shows in every ``Date`` header (default: the
+            drop's ``exported_at``; the live clock for a drop without a readable manifest).
     """
 
     def __init__(
@@ -139,11 +144,13 @@ class FakeSalesforce:
         client_id: str | None = None,
         client_secret: str | None = None,
         tls: TlsFiles | None = None,
+        date: datetime | None = None,
     ) -> None:
         if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and 2000 (got {page_size})")
         self.page_size = page_size
         self.faults = faults if faults is not None else FaultPlan()
+        self.clock = FakeClock.for_drop(Path(drop_dir), self.faults, date)
         self.client_id = client_id or "3MVG9" + secrets.token_urlsafe(24)
         self.client_secret = client_secret or secrets.token_hex(32)
         self.records: dict[str, list[dict[str, Any]]] = {}
@@ -423,7 +430,7 @@ class FakeSalesforce:
                 400, "INVALIDJOB", "A query job needs operation query or queryAll and a query"
             )
         query, rows = self.run(spec["query"], include_deleted=operation == "queryAll")
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        now = self.clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         info = {
             "id": _sf_id("750"),
             "operation": operation,
@@ -522,7 +529,10 @@ class _Reply:
 
 
 def _handler_for(fake: FakeSalesforce) -> type[QuietHandler]:
-    class Handler(QuietHandler):
+    class Handler(DatedHandler, QuietHandler):
+        def fake_clock(self) -> FakeClock:
+            return fake.clock
+
         def _serve(self) -> None:
             body = self.read_body()
             reply = fake.handle(self.command, self.path, self.headers, body)

@@ -21,7 +21,9 @@ api-mode extraction (``connectors/api/stripe_api.py``):
   ``rate_limit_no_retry`` (429 without them), ``server_error`` (500 ``api_error``),
   ``fail_mid_pagination`` (503 for the next request carrying ``starting_after``) and
   ``slow`` (answer only after ``slow_seconds``). ``expired_session`` is not a Stripe concept
-  and is ignored.
+  and is ignored. ``no_date`` leaves the ``Date`` header out of a response.
+- Every response carries ``Date`` = the drop's ``exported_at`` (the fake's clock stands at
+  the export instant: :mod:`connectors.sandbox.fake_clock`).
 
 Usage::
 
@@ -40,12 +42,14 @@ import socket
 import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from connectors.sandbox.fake_clock import DatedHandler, FakeClock
 from connectors.sandbox.fake_stripe_store import (
     EMBEDDED_LIMIT,
     LIST_RESOURCES,
@@ -396,6 +400,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: FakeStripeApp
     counter: _Counter
+    clock: FakeClock
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up (a timed-out request) are routine, not worth a traceback."""
@@ -411,7 +416,7 @@ class _Counter:
             self.value += 1
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DatedHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "fake-stripe"
@@ -422,6 +427,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Send each write at once: Nagle plus delayed ACKs costs 40 ms per small response."""
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def fake_clock(self) -> FakeClock:
+        return self.server.clock
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -468,12 +476,14 @@ class FakeServer:
     Attributes:
         url: ``http://127.0.0.1:<port>``, the SDK's ``base_addresses["api"]``.
         faults: The live fault plan (arm more faults while it runs).
+        clock: What the ``Date`` header says (the drop's ``exported_at``).
     """
 
     def __init__(self, server: _Server, faults: FaultPlan, stop: threading.Event) -> None:
         self._server = server
         self._stop = stop
         self.faults = faults
+        self.clock = server.clock
         host, port = server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(
@@ -515,6 +525,7 @@ def start_fake_stripe(
     port: int = 0,
     *,
     embedded_limit: int = EMBEDDED_LIMIT,
+    date: datetime | None = None,
 ) -> FakeServer:
     """Load a drop's Stripe files and serve them on ``127.0.0.1:port`` in a background thread.
 
@@ -524,6 +535,8 @@ def start_fake_stripe(
         faults: Faults to inject (armed counts are consumed as requests arrive).
         port: TCP port; 0 picks a free one.
         embedded_limit: Items an embedded list shows before ``has_more`` (Stripe: 10).
+        date: The instant every ``Date`` header shows (default: the drop's ``exported_at``;
+            the live clock for a drop without a readable manifest).
 
     Raises:
         SourceDropError: The drop has no readable Stripe files.
@@ -536,4 +549,5 @@ def start_fake_stripe(
     server = _Server(("127.0.0.1", port), _Handler)
     server.app = FakeStripeApp(store, api_key, plan, stop)
     server.counter = _Counter()
+    server.clock = FakeClock.for_drop(Path(drop_dir), plan, date)
     return FakeServer(server, plan, stop)

@@ -2,7 +2,10 @@
 
 A fault is armed with a count: the next ``count`` matching requests fail that way, then the
 server behaves again. ``FaultPlan.from_spec("rate_limit=2,server_error=1")`` parses the
-form used by ``revops sandbox serve --faults``.
+form used by ``revops sandbox serve --faults``. :data:`FAULTS` are failed requests a client
+has to retry or re-authenticate through; :data:`QUIRKS` are answers that succeed but lack
+something a client may rely on (``no_date``: no ``Date`` header, so the as-of instant of an
+extraction falls back to the client's clock).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ FAULTS = (
     "fail_mid_pagination",  # the first request for a page after the first page fails (503)
     "expired_session",  # 401 INVALID_SESSION_ID / INVALID_LOGIN until the client re-authenticates
 )
+QUIRKS = (
+    "no_date",  # a response without a Date header (RFC 7231 lets a server without a clock omit it)
+)
+KNOWN = FAULTS + QUIRKS
 
 
 @dataclass
@@ -33,14 +40,14 @@ class FaultPlan:
         plan = cls()
         for part in filter(None, (p.strip() for p in (spec or "").split(","))):
             name, _, count = part.partition("=")
-            if name not in FAULTS:
-                raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+            if name not in KNOWN:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(KNOWN)}")
             plan.arm(name, int(count or 1))
         return plan
 
     def arm(self, name: str, count: int = 1) -> None:
-        if name not in FAULTS:
-            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        if name not in KNOWN:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(KNOWN)}")
         with self._lock:
             self.counts[name] = self.counts.get(name, 0) + count
 

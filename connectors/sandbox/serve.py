@@ -3,7 +3,9 @@
 ``serve_all`` starts the fake Stripe (http), Salesforce (https) and NetSuite (https) APIs on
 free loopback ports and returns the environment a pipeline run needs to extract from them.
 The credentials are made up per start; they are written to a file readable by the owner
-only, never printed.
+only, never printed. The three answer with ``Date:`` = the drop's ``exported_at`` (their
+clocks stand at the export instant), so an api-mode run against them is as of the export,
+like a files-mode run on the same drop.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from connectors.sandbox.fake_netsuite import FakeNetSuite
@@ -28,6 +31,11 @@ class Served:
     netsuite: FakeNetSuite
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def as_of(self) -> datetime | None:
+        """The instant the fakes' clocks show (``None``: the live clock)."""
+        return self.stripe.clock.instant
+
     def stop(self) -> None:
         self.stripe.stop()
         self.salesforce.stop()
@@ -43,12 +51,15 @@ class Served:
         return path
 
 
-def serve_all(drop_dir: Path, faults: str | None = None) -> Served:
-    """Start the three fakes on ``drop_dir`` (each with its own copy of the fault plan)."""
+def serve_all(drop_dir: Path, faults: str | None = None, date: datetime | None = None) -> Served:
+    """Start the three fakes on ``drop_dir`` (each with its own copy of the fault plan).
+
+    ``date`` sets the instant their ``Date`` headers show (default: the drop's exported_at).
+    """
     api_key = "sk_test_" + secrets.token_hex(16)
-    stripe = start_fake_stripe(drop_dir, api_key, FaultPlan.from_spec(faults))
-    salesforce = FakeSalesforce(drop_dir, faults=FaultPlan.from_spec(faults)).start()
-    netsuite = FakeNetSuite(drop_dir, faults=FaultPlan.from_spec(faults)).start()
+    stripe = start_fake_stripe(drop_dir, api_key, FaultPlan.from_spec(faults), date=date)
+    salesforce = FakeSalesforce(drop_dir, faults=FaultPlan.from_spec(faults), date=date).start()
+    netsuite = FakeNetSuite(drop_dir, faults=FaultPlan.from_spec(faults), date=date).start()
     env = {
         "STRIPE_API_KEY": api_key,
         "STRIPE_API_BASE": stripe.url,
