@@ -91,6 +91,7 @@ OPTIONAL_FILES: Mapping[str, tuple[str, ...]] = {
 }
 
 _CHUNK_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 _BLANK_LINE = re.compile(rb"(?m)^[ \t\r]*\n")
 GZIP_SUFFIX = ".gz"
 _REEXPORT_HINT = (
@@ -218,6 +219,8 @@ def count_lines(path: Path | str) -> int:
     lines = 0
     carry = b""  # the start of a line whose newline has not been read yet
     with open_drop_file(path) as fh:
+        first = fh.read(len(_BOM))
+        carry = first.removeprefix(_BOM)  # a byte-order mark is encoding, not content
         while chunk := fh.read(_CHUNK_BYTES):
             text = carry + chunk
             cut = text.rfind(b"\n") + 1

@@ -207,8 +207,12 @@ def test_an_id_that_resolves_nowhere_is_quarantined_with_its_sentence(
     home = tmp_path / "home"
     load(drop, home, {})  # one record, not the file: the load goes on
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    rows = con.sql("SELECT file, line, record_id, rule FROM raw_stripe.quarantine").fetchall()
+    every = con.sql("SELECT file, line, record_id, rule FROM raw_stripe.quarantine").fetchall()
     con.close()
+    rows = [r for r in every if r[0].endswith("stripe/subscriptions.jsonl")]
     assert [(r[1], r[2]) for r in rows] == [(1, record["id"])]
-    assert rows[0][0].endswith("stripe/subscriptions.jsonl")
     assert "price_id price_Nowhere000000 does not resolve to any prices record" in rows[0][3]
+    # its invoices (and their payments) wait with it, each saying why
+    held = [r for r in every if r not in rows]
+    assert held and all(r[3].startswith("held with ") for r in held)
+    assert any(r[3].startswith(f"held with subscriptions {record['id']}") for r in held)
