@@ -36,12 +36,16 @@ final as (
         ) as unit_amount,
         price_id,
         product_id,
-        -- lines of API versions before 2025-03-31 say what they bill in `type`, not parent.type
+        -- lines of API versions before 2025-03-31 say what they bill in `type`, not
+        -- parent.type; a proration was then an 'invoiceitem' naming its subscription item,
+        -- which today's API files under the subscription item
         coalesce(
             parent_type,
-            case legacy_type
-                when 'subscription' then 'subscription_item_details'
-                when 'invoiceitem' then 'invoice_item_details'
+            case
+                when legacy_type = 'subscription' then 'subscription_item_details'
+                when legacy_type = 'invoiceitem' and subscription_item_id is not null
+                    then 'subscription_item_details'
+                when legacy_type = 'invoiceitem' then 'invoice_item_details'
             end
         ) as parent_type,
         coalesce(proration, false) as is_proration,
