@@ -216,3 +216,27 @@ def test_an_id_that_resolves_nowhere_is_quarantined_with_its_sentence(
     held = [r for r in every if r not in rows]
     assert held and all(r[3].startswith("held with ") for r in held)
     assert any(r[3].startswith(f"held with subscriptions {record['id']}") for r in held)
+
+
+@pytest.mark.e2e
+def test_revops_run_on_the_combined_drop_publishes_the_baseline(baseline, tmp_path: Path) -> None:
+    """The same through the product's front door: ``revops run`` (a Dagster run), with the
+    settings such an export needs in the environment, as a user would set them."""
+    import os
+    import subprocess
+    import sys
+
+    base, expected, _ = baseline
+    drop, env = variant(base, tmp_path, ["all"])
+    home = tmp_path / "home"
+    full = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    full.update(env, REVOPS_HOME=str(home))
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "revops"), "run", "--source-dir", str(drop)],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert_same_published(expected, Published.read(home / "serving" / "revenue.duckdb"))
