@@ -430,3 +430,45 @@ def _check_declared(manifest: Manifest, f: DropFile) -> None:
                 f"{key} does not match the sha256 manifest.json gives for it: the file changed "
                 "after the export; copy the drop again or re-export it",
             )
+
+
+LAST_DROP_NAME = "last_drop.json"
+
+
+def check_same_company(home: Path | str, manifest: Manifest) -> None:
+    """Refuse a drop of another company than the one this home's warehouse holds.
+
+    Compared when both the drop's manifest and the home's last drop name a ``company``
+    (exporters usually write it; a drop without one is taken as it is).
+
+    Raises:
+        SourceDropError: The companies differ; the message names both and what to do.
+    """
+    company = manifest.data.get("company")
+    path = Path(home) / LAST_DROP_NAME
+    if not isinstance(company, str) or not path.is_file():
+        return
+    try:
+        last = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    held = last.get("company")
+    if isinstance(held, str) and held.strip() and held.strip() != company.strip():
+        raise SourceDropError(
+            manifest.path,
+            f"{manifest.path} is an export of {company!r} but the warehouse in {home} holds "
+            f"{held!r} (last drop {last.get('source_dir')}): loading it would merge two "
+            "companies; point REVOPS_HOME at a home of its own, or run with --new-company "
+            "if the company was renamed",
+        )
+
+
+def record_drop(home: Path | str, inventory: DropInventory) -> None:
+    """Remember which company and drop this home's warehouse now holds."""
+    Path(home).mkdir(parents=True, exist_ok=True)
+    info = {
+        "company": inventory.manifest.data.get("company"),
+        "exported_at": inventory.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source_dir": str(inventory.root),
+    }
+    (Path(home) / LAST_DROP_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

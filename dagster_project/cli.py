@@ -195,7 +195,7 @@ def _launch(
         )
 
 
-def preflight(drop: Path) -> None:
+def preflight(drop: Path, *, same_company: bool = True) -> None:
     """Check the drop before anything is launched (no Dagster import: a bad drop is refused
     in a fraction of a second, and no run is recorded, so the Dagster catalog keeps showing
     the last good results).
@@ -203,9 +203,11 @@ def preflight(drop: Path) -> None:
     Raises:
         SourceDropError: The drop breaks its contract; the message names the file and the fix.
     """
-    from connectors.drop import inspect_drop
+    from connectors.drop import check_same_company, inspect_drop
 
-    inspect_drop(drop)
+    inventory = inspect_drop(drop)
+    if same_company:
+        check_same_company(_home(), inventory.manifest)
 
 
 def _home() -> Path:
@@ -224,7 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``revops run``: the whole pipeline as a Dagster run on the local instance."""
     source = "api" if args.source == "api" else "files"
     if source == "files":
-        preflight(args.source_dir or _home() / "sandbox")
+        preflight(args.source_dir or _home() / "sandbox", same_company=not args.new_company)
     outcome = _launch(
         args.source_dir, command="run", verbose=args.verbose, source=source, wait=args.wait
     )
@@ -520,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
     run.add_argument(
         "--wait", action="store_true", help="wait for a run already using REVOPS_HOME to end"
+    )
+    run.add_argument(
+        "--new-company",
+        action="store_true",
+        help="accept a drop whose manifest names another company than the warehouse holds",
     )
     run.set_defaults(func=cmd_run)
 

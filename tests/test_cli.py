@@ -206,3 +206,20 @@ def test_a_bad_drop_is_refused_before_any_run_is_launched(tmp_path: Path, case: 
     assert ("does not exist" if case == "no such directory" else "manifest.json is missing") in last
     assert not (home / "dagster").exists()  # no Dagster instance touched, no run recorded
     assert proc.stdout == ""
+
+
+@pytest.mark.unit
+def test_a_drop_of_another_company_is_refused_before_launching(
+    tmp_path: Path, minimal_drop: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "last_drop.json").write_text(
+        '{"company": "Northbeam Software", "source_dir": "/exports/2026-06-30"}'
+    )
+    proc = _revops("run", "--source-dir", str(minimal_drop), home=home)
+    assert proc.returncode == 1
+    last = _last_stderr_line(proc)
+    assert "is an export of 'Handmade Co' but the warehouse in" in last
+    assert "holds 'Northbeam Software'" in last and "--new-company" in last
+    assert not (home / "dagster").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.drop import inspect_drop
+from connectors.drop import check_same_company, inspect_drop
 from connectors.errors import SourceDropError
 from connectors.inbox import find_drops
 from dagster_project.defs.resources import DEFAULT_HOME
@@ -31,7 +31,7 @@ def daily_refresh(context: dg.ScheduleEvaluationContext):
     drop = home / "sandbox"  # the drop the settings resource reads by default
     if os.environ.get("REVOPS_SOURCE", "files") == "files":
         try:
-            inspect_drop(drop)
+            check_same_company(home, inspect_drop(drop).manifest)
         except SourceDropError as bad:
             return dg.SkipReason(f"not run, the drop breaks its contract: {bad}")
     return dg.RunRequest()
@@ -64,7 +64,8 @@ def new_source_drop(context: dg.SensorEvaluationContext):
         if drop.key in seen:
             continue
         try:
-            inspect_drop(drop.path)  # pre-flight: a bad drop never launches a run
+            # pre-flight: a bad drop, or another company's, never launches a run
+            check_same_company(home, inspect_drop(drop.path).manifest)
         except SourceDropError as bad:
             refused.append(f"{drop.path}: {bad}")  # looked at again next tick (still arriving?)
             continue

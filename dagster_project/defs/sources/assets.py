@@ -7,7 +7,7 @@ real classes, not strings.
 
 import dagster as dg
 
-from connectors.drop import inspect_drop
+from connectors.drop import inspect_drop, record_drop
 from connectors.errors import SourceDropError
 from dagster_project.defs.resources import RevopsSettings
 
@@ -29,6 +29,7 @@ def source_drop(
         return dg.MaterializeResult(metadata={"mode": "api"})
     try:
         inventory = inspect_drop(settings.source_path)
+        record_drop(settings.home_path, inventory)
     except SourceDropError as err:
         # The message names the file and the fix; a traceback into the check adds nothing.
         raise dg.Failure(
