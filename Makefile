@@ -75,17 +75,14 @@ browser: ## Install Debian's chromium for the report test when it is missing
 test: setup lint browser dbt-prepare ## Lint, then the whole test suite
 	$(VENV)/bin/pytest
 
-# The workspace names the code location after the checkout directory, the name Dagster's
-# defs-folder loader derives for the project (a different name only adds warnings).
+# `dg dev` serves the project's code location, `revops` ([tool.dg.project] in pyproject.toml),
+# on the instance in DAGSTER_HOME: the run history of `revops run`, the demo and the schedule.
+# VIRTUAL_ENV names .venv as the active environment (dg warns when it is not the project's).
 dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's instance (run history)
 	@mkdir -p "$(DAGSTER_HOME)"
 	@$(VENV)/bin/python -c "import pathlib, sys; from dagster_project.launch import write_instance_config; write_instance_config(pathlib.Path(sys.argv[1]))" "$(DAGSTER_HOME)"
-	@printf '%s\n' "load_from:" "  - python_module:" \
-		"      module_name: dagster_project.definitions" \
-		"      location_name: $(notdir $(CURDIR))" \
-		"      working_directory: $(CURDIR)" > "$(DAGSTER_HOME)/workspace.yaml"
-	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" \
-		$(VENV)/bin/dagster dev -h $(UI_HOST) -p $(UI_PORT) -w "$(DAGSTER_HOME)/workspace.yaml"
+	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" VIRTUAL_ENV="$(CURDIR)/$(VENV)" \
+		$(VENV)/bin/dg dev -h $(UI_HOST) -p $(UI_PORT)
 
 bench: setup dbt-prepare ## Benchmark BENCH_SIZES customers x BENCH_MONTHS: stages, floor, peers, re-runs
 	$(VENV)/bin/python -m bench.run --sizes $(BENCH_SIZES) --months $(BENCH_MONTHS) \

@@ -1,100 +1,45 @@
-"""The Dagster UI as a person uses it: `dagster dev`, its GraphQL API, the lineage page."""
+"""The Dagster UI as a person uses it: `dg dev` (make dev), its GraphQL API, the lineage page."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser import ARTIFACTS, open_browser
+from dagster_ui import dagster_ui, graphql
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-from dagster_project.launch import write_instance_config
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[1]
 GROUPS = ("sources", "raw", "staging", "intermediate", "core", "metrics", "recon", "publish")
 QUERY = "{ assetNodes { assetKey { path } dependencyKeys { path } groupName } }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def ui_log(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("ui-log") / "dg-dev.log"
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory, ui_log) -> Iterator[int]:
     home = tmp_path_factory.mktemp("ui")
-    dagster_home = home / "dagster"
-    write_instance_config(dagster_home)
-    workspace = dagster_home / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: dagster_project.definitions\n"
-        f"      location_name: revops\n      working_directory: {REPO}\n"
-    )
-    port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "REVOPS_HOME": str(home)}
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            str(workspace),
-        ],
-        cwd=home,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(home / "dagster-dev.log").open("w"),
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                nodes = graphql(port, QUERY)["data"]["assetNodes"]
-                if nodes:
-                    break
-            except (OSError, KeyError, TypeError):
-                pass
-            assert proc.poll() is None, (home / "dagster-dev.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "dagster dev did not come up in 180 s"
-            time.sleep(2)
+    with dagster_ui(home, home / "dagster", ui_log) as port:
         yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # our own process group, by PID
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+
+
+def test_dg_dev_serves_the_revops_location_without_warnings(ui: int, ui_log) -> None:
+    entries = graphql(ui, LOCATIONS)["workspaceOrError"]["locationEntries"]
+    assert [(e["name"], e["loadStatus"]) for e in entries] == [("revops", "LOADED")]
+    log = ui_log.read_text()
+    # `dagster dev` is superseded by `dg dev`; the project's venv is the active one; the
+    # location name is the project's (no mismatch between dg and the defs-folder loader).
+    for warning in ("SupersessionWarning", "does not match", "Warning"):
+        assert warning not in log, log[-3000:]
 
 
 def test_graphql_lists_the_whole_asset_graph(ui: int) -> None:
-    nodes = graphql(ui, QUERY)["data"]["assetNodes"]
+    nodes = graphql(ui, QUERY)["assetNodes"]
     parents = {
         "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]}
         for n in nodes
