@@ -21,6 +21,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from dagster_project.defs.dbt.figures import with_figures
 from dagster_project.defs.dbt.project import dbt_executable, dbt_project, manifest_path
 from dagster_project.defs.dbt.translator import RevopsDbtTranslator
 from dagster_project.defs.resources import RevopsSettings
@@ -65,6 +66,11 @@ class LogLines(io.TextIOBase):
         return len(text)
 
 
+def warehouse(settings: RevopsSettings) -> Path:
+    """The run's DuckDB warehouse, the file ``dbt/profiles.yml`` points dbt at."""
+    return settings.home_path / "warehouse.duckdb"
+
+
 KEEP_RUNS = 5  # dbt artifacts (run_results, logs, compiled SQL) of the latest runs are kept
 
 
@@ -97,18 +103,26 @@ def failed_nodes(target: Path) -> list[str]:
     name="dbt_models",
 )
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: RevopsSettings):
-    """``dbt build``: staging, intermediate, core and metrics, with every test and unit test."""
+    """``dbt build``: staging, intermediate, core and metrics, with every test and unit test.
+
+    dbt's events are held until dbt exits (it holds the warehouse until then), then yielded
+    with each model's row count and the metric models' MRR, ARR and customers attached
+    (``figures``); the models that were built keep their materialization when others fail.
+    """
     target = settings.home_path / "dbt" / context.run.run_id
+    events: list = []
+    manifest: dict = {}
     try:
         with dbt_environment(settings), redirect_stdout(LogLines(context.log)):
-            yield from dbt.cli(["build"], context=context, target_path=target).stream()
+            invocation = dbt.cli(["build"], context=context, target_path=target)
+            manifest = invocation.manifest
+            events.extend(invocation.stream())
         prune_artifacts(target.parent, keep=KEEP_RUNS)
     except DagsterDbtCliRuntimeError as err:
+        yield from with_figures(events, manifest, warehouse(settings), context.log)
         failed = failed_nodes(target)
         # A test that failed for want of source data is said as a sentence about the source.
-        gaps = explain_failed_tests(
-            str(settings.home_path / "warehouse.duckdb"), failed, settings.reporting_currency
-        )
+        gaps = explain_failed_tests(str(warehouse(settings)), failed, settings.reporting_currency)
         if gaps:
             raise dg.Failure(description="; ".join(gaps), allow_retries=False) from err
         what = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
@@ -117,6 +131,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
             "failing SQL and rows, fix the data or the model, then run again",
             allow_retries=False,
         ) from err
+    yield from with_figures(events, manifest, warehouse(settings), context.log)
 
 
 @dg.definitions
@@ -126,5 +141,5 @@ def dbt_definitions() -> dg.Definitions:
         assets=[dbt_models],
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
-        }
+        },
     )

@@ -4,8 +4,16 @@ Every check of ``reconciliation.catalog`` is an asset check on the ``reconciliat
 (severity WARN: an exception is a finding for a team, not a broken pipeline). The work is
 ``reconciliation``; this module only wires it and reports figures as metadata.
 
+The figures a person follows run after run are numbers (``MetadataValue.int``/``float``), so
+the asset's Plots tab draws their history: open exceptions and the amount at risk on
+``reconciliation``. The published assets (the finance report, the serving snapshot) carry a
+freshness policy: the UI flags them when their last materialization is more than a day old
+(the daily schedule missed, or its runs failing).
+
 No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
 """
+
+from datetime import timedelta
 
 import dagster as dg
 
@@ -55,6 +63,9 @@ CHECK_SPECS = [
     for check in catalog()
 ]
 
+# Published once a day by the daily schedule; older than a day means a day was missed.
+PUBLISHED_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=1))
+
 
 def _worst_ten(con, check_id: str) -> str:
     rows = con.execute(
@@ -94,10 +105,15 @@ def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
         at_risk = sum(s.amount_at_risk_reporting for s in summaries)
         yield dg.MaterializeResult(
             metadata={
-                "open_exceptions": open_total,
-                "amount_at_risk_reporting": at_risk,
-                "new_exceptions": sum(s.exceptions_new for s in summaries),
-                "resolved_exceptions": sum(s.exceptions_resolved for s in summaries),
+                "open_exceptions": dg.MetadataValue.int(int(open_total)),
+                "amount_at_risk_reporting": dg.MetadataValue.float(round(float(at_risk), 2)),
+                "high_severity_open": dg.MetadataValue.int(sum(int(o["high"]) for o in by_owner)),
+                "new_exceptions": dg.MetadataValue.int(
+                    int(sum(s.exceptions_new for s in summaries))
+                ),
+                "resolved_exceptions": dg.MetadataValue.int(
+                    int(sum(s.exceptions_resolved for s in summaries))
+                ),
                 "by_owner": dg.MetadataValue.md(
                     "| owner | open | at risk |\n|---|---|---|\n"
                     + "\n".join(
@@ -114,11 +130,13 @@ def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
                 passed=s.exceptions_open == 0,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
-                    "records_checked": s.records_checked,
-                    "open": s.exceptions_open,
-                    "new": s.exceptions_new,
-                    "resolved": s.exceptions_resolved,
-                    "amount_at_risk_reporting": s.amount_at_risk_reporting,
+                    "records_checked": dg.MetadataValue.int(int(s.records_checked)),
+                    "open": dg.MetadataValue.int(int(s.exceptions_open)),
+                    "new": dg.MetadataValue.int(int(s.exceptions_new)),
+                    "resolved": dg.MetadataValue.int(int(s.exceptions_resolved)),
+                    "amount_at_risk_reporting": dg.MetadataValue.float(
+                        float(s.amount_at_risk_reporting)
+                    ),
                     "owner": s.owner,
                     "worst_ten": dg.MetadataValue.md(_worst_ten(con, s.check_id)),
                 },
@@ -136,6 +154,7 @@ def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
     ],
     owners=["team:finance"],
     kinds={"html"},
+    freshness_policy=PUBLISHED_FRESHNESS,
     pool="duckdb_warehouse",
     description="The finance report of this run: one self-contained HTML file under "
     "$REVOPS_HOME/reports/ (and reports/latest.html).",
@@ -156,6 +175,7 @@ def finance_report(context: dg.AssetExecutionContext, settings: RevopsSettings):
     deps=[reconciliation, finance_report],
     owners=["team:engineering"],
     kinds={"duckdb"},
+    freshness_policy=PUBLISHED_FRESHNESS,
     pool="duckdb_warehouse",
     description="serving/revenue.duckdb: core, metrics and recon of the last complete build, "
     "replaced atomically (readers of the old file keep working; a failed run keeps it).",
@@ -166,7 +186,7 @@ def serving_snapshot(settings: RevopsSettings):
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(home / "serving" / "revenue.duckdb")),
-            "tables": len(counts),
-            "rows": sum(counts.values()),
+            "tables": dg.MetadataValue.int(len(counts)),
+            "rows": dg.MetadataValue.int(int(sum(counts.values()))),
         }
     )
