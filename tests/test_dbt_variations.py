@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 import pytest
 from dbt_build import dbt, dbt_build, load
+from drops import sync_manifest
 
 from connectors.load.warehouse import connect
 from connectors.sandbox.dialects import apply_dialects
@@ -167,6 +168,7 @@ def rewrite(path: Path, change) -> None:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in map(change, records) if r is not None]
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    sync_manifest(path.parents[1])  # the exporter's manifest counts what it wrote
 
 
 # --- fixtures --------------------------------------------------------------------------------
