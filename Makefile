@@ -21,7 +21,7 @@ BENCH_DIR    ?= $(REVOPS_HOME)/bench
 UI_HOST      := 127.0.0.1
 UI_PORT      := 3000
 
-.PHONY: help setup browser dbt-prepare demo test lint dev bench
+.PHONY: help setup browser dbt-prepare demo test test-crash lint dev bench
 
 help: ## List the targets
 	@echo "revops - make targets (REVOPS_HOME=$(REVOPS_HOME))"
@@ -83,6 +83,12 @@ dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's inst
 	@$(VENV)/bin/python -c "import pathlib, sys; from dagster_project.launch import write_instance_config; write_instance_config(pathlib.Path(sys.argv[1]))" "$(DAGSTER_HOME)"
 	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" VIRTUAL_ENV="$(CURDIR)/$(VENV)" \
 		$(VENV)/bin/dg dev -h $(UI_HOST) -p $(UI_PORT)
+
+
+# The kill -9 campaign (tests/test_crash.py): about 20 minutes on this machine, so not in
+# `make test`'s default selection.
+test-crash: setup dbt-prepare ## Kill revops run at 11 points over every step and check recovery
+	$(VENV)/bin/pytest -m crash tests/test_crash.py
 
 bench: setup dbt-prepare ## Benchmark BENCH_SIZES customers x BENCH_MONTHS: stages, floor, peers, re-runs
 	$(VENV)/bin/python -m bench.run --sizes $(BENCH_SIZES) --months $(BENCH_MONTHS) \

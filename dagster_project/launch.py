@@ -97,6 +97,15 @@ def recover_dead_runs() -> list[str]:
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED)))
         foreign = [r for r in runs if CLI_TAG not in r.tags]
+        # A revops process killed after Dagster created its run but before the run started
+        # (while it records the planned materializations) leaves it NOT_STARTED.
+        runs += [
+            r
+            for r in instance.get_runs(
+                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.NOT_STARTED])
+            )
+            if CLI_TAG in r.tags
+        ]
         if foreign:
             # Launched by the UI, a schedule or the sensor: their process is not ours to judge
             # (Dagster's run monitoring marks a dead one failed).

@@ -25,17 +25,38 @@ class RunInProgressError(RuntimeError):
     """Another revops run holds the home's run lock."""
 
 
-def _holder(path: Path) -> str:
-    try:
-        info = json.loads(path.read_text(encoding="utf-8") or "{}")
-    except (OSError, ValueError):
-        info = {}
+def _holder(path: Path, tries: int = 10) -> str:
+    """Who holds the lock, from the lock file (read again for a moment while the holder is
+    between taking the lock and writing its name)."""
+    info: dict = {}
+    for attempt in range(tries):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            info = {}
+        if info and _alive(info.get("pid")):
+            break
+        info = {}  # not written yet, or a dead holder's name before the new one's
+        if attempt + 1 < tries:
+            time.sleep(0.05)
     if not info:
         return "another revops run"
     return (
         f"another revops run (pid {info.get('pid')}, `revops {info.get('command')}`, "
         f"started {info.get('started_at')})"
     )
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -85,12 +106,12 @@ def run_lock(
             "command": command,
             "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        data = json.dumps(info).encode()
+        os.pwrite(fd, data, 0)  # overwrite in place, then cut what a longer old name left
+        os.ftruncate(fd, len(data))
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

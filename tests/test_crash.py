@@ -51,7 +51,7 @@ from crash import (
 
 from connectors.sandbox.generate import generate
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(5400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.crash, pytest.mark.timeout(5400)]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "crash"
 AS_OF = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)
@@ -449,13 +449,6 @@ def test_a_run_killed_at_any_step_is_recovered_by_the_next_run(campaign: Campaig
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: recover_dead_runs (dagster_project/launch.py) marks STARTING, STARTED "
-    "and CANCELING runs failed, not a NOT_STARTED one: a revops run killed after Dagster "
-    "created its run and before it started it (while it writes the planned materializations) "
-    "stays NOT_STARTED for ever",
-)
 def test_a_run_killed_before_its_first_step_is_marked_failed_by_the_next_run(
     campaign: Campaign,
 ) -> None:
