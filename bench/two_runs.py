@@ -10,7 +10,7 @@ won (first or second started) and whether the try is clean. Usage::
 
     python -m bench.two_runs --tries 20 --drop DIR [--work DIR] [--json FILE]
 
-Without ``--drop`` a handmade minimal drop (one record per required file) is written into the
+Without ``--drop`` a small sandbox company (20 customers, 3 months) is generated into the
 work directory. Work files (homes, logs) go to ``--work`` (default
 ``$REVOPS_HOME/bench/two_runs``, else ``data/bench/two_runs``); each try's home is removed
 when the try is clean unless ``--keep`` is given.
@@ -159,18 +159,12 @@ def judge(result: Try) -> None:
         result.problems.append(f"runs in the instance: {result.runs_in_instance}, expected one")
 
 
-def minimal_drop(root: Path) -> Path:
-    """A handmade minimal drop (what tests/conftest.py writes) when no ``--drop`` is given."""
-    from connectors.drop import REQUIRED_FILES
+def small_drop(root: Path) -> Path:
+    """A small sandbox company when no ``--drop`` is given (generated once per work dir)."""
+    from connectors.sandbox.generate import generate
 
-    root.mkdir(parents=True, exist_ok=True)
-    manifest = {"company": "Handmade Co", "exported_at": "2026-06-30T23:59:59Z"}
-    (root / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    for system, names in REQUIRED_FILES.items():
-        (root / system).mkdir(exist_ok=True)
-        for name in names:
-            record = {"id": f"{system}-{name.removesuffix('.jsonl')}-1"}
-            (root / system / name).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    if not (root / "manifest.json").is_file():
+        generate(root, customers=20, months=3, seed=1, progress=False)
     return root
 
 
@@ -218,7 +212,9 @@ def render(tries: list[Try]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.two_runs", description=__doc__)
     parser.add_argument("--tries", type=int, default=20)
-    parser.add_argument("--drop", type=Path, help="a source drop (default: a minimal one)")
+    parser.add_argument(
+        "--drop", type=Path, help="a source drop (default: a small generated company)"
+    )
     parser.add_argument("--work", type=Path, help="work directory for homes and logs")
     parser.add_argument("--json", type=Path, help="write every try's figures here")
     parser.add_argument("--keep", action="store_true", help="keep the homes of clean tries")
@@ -226,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(os.environ.get("REVOPS_HOME") or "data").expanduser().resolve()
     work = (args.work or base / "bench" / "two_runs").expanduser().resolve()
     work.mkdir(parents=True, exist_ok=True)
-    drop = (args.drop or minimal_drop(work / "minimal-drop")).expanduser().resolve()
+    drop = (args.drop or small_drop(work / "small-drop")).expanduser().resolve()
     if not (drop / "manifest.json").exists():
         parser.error(f"{drop} is not a source drop (no manifest.json)")
     print(f"{args.tries} tries of two `revops run --source-dir {drop}` at once; work in {work}")

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -34,10 +35,16 @@ def load(drop: Path, home: Path) -> None:
         con.close()
 
 
-def dbt(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``dbt <args>`` on ``home``'s warehouse; artifacts in ``home``/dbt-target."""
+def dbt(
+    home: Path, *args: str, timeout: int = 600, extra_env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dbt <args>`` on ``home``'s warehouse; artifacts in ``home``/dbt-target.
+
+    ``extra_env``: settings an export needs (link fields, org currency...), as a user sets them.
+    """
     env = {**os.environ, "REVOPS_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("REVOPS_REPORTING_CURRENCY", None)
+    env.update(extra_env or {})
     return subprocess.run(
         [
             str(DBT),

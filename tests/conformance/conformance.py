@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,14 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from dbt_build import dbt
 
 from connectors.load.files_mode import load_drop
 from connectors.load.warehouse import connect
 from reconciliation.publish import publish_snapshot
 from reconciliation.run import run_checks
-
-REPO = Path(__file__).resolve().parents[2]
-DBT = Path(sys.executable).parent / "dbt"
 
 # What the pipeline publishes and the suite compares, every column of every row.
 PUBLISHED = ("metrics.mrr_monthly", "metrics.mrr_bridge", "metrics.saas_metrics")
@@ -57,27 +54,7 @@ def environment(env: Mapping[str, str]) -> Iterator[None]:
 
 def dbt_build(home: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """The project's ``dbt build`` on ``home``'s warehouse with ``env`` set."""
-    full = {**os.environ, **env, "REVOPS_HOME": str(home)}
-    full["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    return subprocess.run(
-        [
-            str(DBT),
-            "build",
-            "--project-dir",
-            str(REPO / "dbt"),
-            "--profiles-dir",
-            str(REPO / "dbt"),
-            "--target-path",
-            str(home / "dbt-target"),
-            "--log-path",
-            str(home / "dbt-logs"),
-        ],
-        env=full,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+    return dbt(home, "build", timeout=900, extra_env=env)
 
 
 def load(drop: Path, home: Path, env: Mapping[str, str]) -> None:
