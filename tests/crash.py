@@ -25,8 +25,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -437,13 +439,72 @@ def markdown_table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> s
     return "\n".join(lines)
 
 
-@dataclass
-class Outcome:
-    """A kill point's result: the kill, the recovering run, the comparison."""
+# --- the scenarios of both crash tests --------------------------------------------------------
 
-    kill: Kill
-    killed_in: str
-    expected: str  # which reference(s) the recovered home may equal
-    recovery: Finished
-    diffs: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+AS_OF = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)
+NEXT_DAY = datetime(2026, 7, 1, 23, 59, 59, tzinfo=UTC)
+COMPANY: dict[str, Any] = {"customers": 60, "months": 8, "seed": 5, "progress": False}
+
+# Spread over every step of `refresh` (names as in its event log), each long step inside.
+# A fraction is of the step's duration in the reference run, the first on a fresh home (its
+# loads are slower than later ones: the raw fractions are small to land inside the step).
+KILL_POINTS = [
+    KillPoint("run created, not started", RUN_CREATED, 0.3),
+    KillPoint("source_drop starts", "source_drop", 0.0),
+    KillPoint("raw_netsuite at 40%", "raw_netsuite", 0.4),
+    KillPoint("raw_salesforce at 25%", "raw_salesforce", 0.25),
+    KillPoint("raw_stripe at 40%", "raw_stripe", 0.4),
+    KillPoint("raw_meta__source_state starts", "raw_meta__source_state", 0.2),
+    KillPoint("dbt_models at 15%", "dbt_models", 0.15),
+    KillPoint("dbt_models at 60%", "dbt_models", 0.6),
+    KillPoint("reconciliation half-way", "reconciliation", 0.5),
+    KillPoint("finance_report half-way", "finance_report", 0.5),
+    KillPoint("publish half-written", "serving_snapshot", 0.5, publish="window"),
+]
+# The second run (a drop one day later) killed while it publishes, one kill after another on
+# one home: each run is also the recovery of the kill before it.
+PUBLISH_KILLS = [
+    KillPoint("temp file just created", "serving_snapshot", publish="appear"),
+    KillPoint("1/3 of the publish window", "serving_snapshot", 1 / 3, publish="window"),
+    KillPoint("2/3 of the publish window", "serving_snapshot", 2 / 3, publish="window"),
+    KillPoint("just renamed over the snapshot", "serving_snapshot", publish="renamed"),
+]
+# Relations with a row per run (per load, per check run): two runs on one home differ from
+# one run only there (a run killed after its checks committed, then recovered, is two runs).
+RUN_LOGS = {"recon.check_runs", "recon.check_entity_runs"}
+
+
+@dataclass
+class Reference:
+    """An uninterrupted run on a fresh home: its fingerprint and its steps' times."""
+
+    home: Path
+    fingerprint: Fingerprint
+    step_seconds: dict[str, float]
+    steps: list[tuple[str, float, float]]  # step, start, seconds
+    publish_window: float
+    seconds: float
+
+
+def require_success(finished: Finished, what: str) -> None:
+    if finished.returncode != 0:
+        raise AssertionError(f"{what} exited {finished.returncode}:\n{finished.tail()}")
+
+
+def reference_run(home: Path, drop: Path) -> Reference:
+    """An uninterrupted run on a fresh home, its publish watched, its steps read back."""
+    with PublishWatch(home) as watch:
+        finished = run_revops(home, drop)
+    require_success(finished, "the reference run")
+    (timeline,) = run_timelines(home)
+    steps = [(s.key, s.start, s.seconds) for s in timeline.steps]
+    # From the run's creation (its first event) to its first step.
+    created = [(RUN_CREATED, 0.0, timeline.steps[0].start)]
+    return Reference(
+        home=home,
+        fingerprint=home_fingerprint(home),
+        step_seconds={key: seconds for key, _, seconds in created + steps},
+        steps=steps,
+        publish_window=watch.window or 0.05,
+        seconds=finished.seconds,
+    )

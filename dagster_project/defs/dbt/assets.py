@@ -2,14 +2,13 @@
 
 The step runs in pool ``duckdb_warehouse`` (DuckDB has one writer, like the raw loads) and
 hands dbt the run's warehouse and reporting currency through the environment its profile
-reads (``REVOPS_HOME``, ``REVOPS_REPORTING_CURRENCY``). dbt's console log goes to the run's
-event log (debug level) instead of the terminal, and its artifacts (run_results.json,
-dbt.log) to ``$REVOPS_HOME/dbt/<run id>/``.
+reads (``REVOPS_HOME``, ``REVOPS_REPORTING_CURRENCY``). dbt's console log goes to
+``console.log`` beside its other artifacts (run_results.json, dbt.log) in
+``$REVOPS_HOME/dbt/<run id>/``, not to the terminal or the event log.
 
 No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
 """
 
-import io
 import json
 import os
 import shutil
@@ -22,7 +21,12 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from dagster_project.defs.dbt.figures import with_figures
-from dagster_project.defs.dbt.project import dbt_executable, dbt_project, manifest_path
+from dagster_project.defs.dbt.project import (
+    RevopsDbtCliResource,
+    dbt_executable,
+    dbt_project,
+    manifest_path,
+)
 from dagster_project.defs.dbt.translator import RevopsDbtTranslator
 from dagster_project.defs.resources import RevopsSettings
 from reconciliation.source_gaps import explain_failed_tests
@@ -47,30 +51,12 @@ def dbt_environment(settings: RevopsSettings) -> Iterator[None]:
                 os.environ[name] = value
 
 
-class LogLines(io.TextIOBase):
-    """A text stream that hands each complete line to a logger (at debug level)."""
-
-    def __init__(self, log) -> None:
-        self._log = log
-        self._pending = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            if line.strip():
-                self._log.debug(line)
-        return len(text)
-
-
 def warehouse(settings: RevopsSettings) -> Path:
     """The run's DuckDB warehouse, the file ``dbt/profiles.yml`` points dbt at."""
     return settings.home_path / "warehouse.duckdb"
 
 
+CONSOLE_LOG = "console.log"  # dbt's console output of the step, in its target directory
 KEEP_RUNS = 5  # dbt artifacts (run_results, logs, compiled SQL) of the latest runs are kept
 
 
@@ -79,6 +65,30 @@ def prune_artifacts(root: Path, keep: int) -> None:
     runs = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+PARSE_CACHE = "partial_parse.msgpack"  # dbt's parse of the project, kept per home
+
+
+def reuse_parse(home_dbt: Path, target: Path) -> None:
+    """Start ``target`` from the home's last parse of the project, when there is one.
+
+    dbt re-parses the whole project when the profile differs from the parse it is given (the
+    warehouse path is in the profile, so the parse ``make dbt-prepare`` wrote never fits a
+    home); the home's own last parse does, and dbt still re-reads every file that changed.
+    """
+    cached = home_dbt / PARSE_CACHE
+    if cached.is_file():
+        shutil.copyfile(cached, target / PARSE_CACHE)
+
+
+def keep_parse(target: Path, home_dbt: Path) -> None:
+    """Keep this invocation's parse as the home's (written whole, then renamed into place)."""
+    fresh = target / PARSE_CACHE
+    if fresh.is_file():
+        partial = home_dbt / f".{PARSE_CACHE}.{os.getpid()}.tmp"
+        shutil.copyfile(fresh, partial)
+        os.replace(partial, home_dbt / PARSE_CACHE)
 
 
 def failed_nodes(target: Path) -> list[str]:
@@ -113,10 +123,19 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
     events: list = []
     manifest: dict = {}
     try:
-        with dbt_environment(settings), redirect_stdout(LogLines(context.log)):
+        target.mkdir(parents=True, exist_ok=True)
+        reuse_parse(target.parent, target)
+        # dbt's console lines go to a file beside dbt.log, not to the event log: one event per
+        # line cost a run several seconds, and dbt.log holds the same lines with their detail.
+        with (
+            dbt_environment(settings),
+            (target / CONSOLE_LOG).open("w", encoding="utf-8") as console,
+            redirect_stdout(console),
+        ):
             invocation = dbt.cli(["build"], context=context, target_path=target)
             manifest = invocation.manifest
             events.extend(invocation.stream())
+        keep_parse(target, target.parent)
         prune_artifacts(target.parent, keep=KEEP_RUNS)
     except DagsterDbtCliRuntimeError as err:
         yield from with_figures(events, manifest, warehouse(settings), context.log)
@@ -140,6 +159,8 @@ def dbt_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[dbt_models],
         resources={
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+            "dbt": RevopsDbtCliResource(
+                project_dir=dbt_project(), dbt_executable=dbt_executable()
+            )
         },
     )
