@@ -82,11 +82,13 @@ test: setup lint browser dbt-prepare ## Lint, then the whole test suite
 
 # `dg dev` serves the project's code location, `revops` ([tool.dg.project] in pyproject.toml),
 # on the instance in DAGSTER_HOME: the run history of `revops run`, the demo and the schedule.
+# A run launched from the UI reads REVOPS_SOURCE_DIR, here the demo's drop unless set.
 # VIRTUAL_ENV names .venv as the active environment (dg warns when it is not the project's).
 dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's instance (run history)
 	@mkdir -p "$(DAGSTER_HOME)"
 	@$(VENV)/bin/python -c "import pathlib, sys; from dagster_project.launch import write_instance_config; write_instance_config(pathlib.Path(sys.argv[1]))" "$(DAGSTER_HOME)"
 	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" VIRTUAL_ENV="$(CURDIR)/$(VENV)" \
+		REVOPS_SOURCE_DIR="$${REVOPS_SOURCE_DIR:-$(REVOPS_HOME)/sandbox}" \
 		$(VENV)/bin/dg dev -h $(UI_HOST) -p $(UI_PORT)
 
 

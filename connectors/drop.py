@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from connectors.errors import SourceDropError
 
@@ -94,10 +96,17 @@ _CHUNK_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
 _BLANK_LINE = re.compile(rb"(?m)^[ \t\r]*\n")
 GZIP_SUFFIX = ".gz"
-_REEXPORT_HINT = (
-    "re-export it from the source system "
-    "(or regenerate the sandbox drop with `revops sandbox generate --out DIR`)"
-)
+_REEXPORT_HINT = "re-export it from the source system"
+SOURCE_DIR_ENV = "REVOPS_SOURCE_DIR"
+DEFAULT_DROP_NAME = "drop"
+
+
+def default_drop_dir(home: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Where a files-mode run reads its drop when none is named: ``REVOPS_SOURCE_DIR``, else
+    ``$REVOPS_HOME/drop`` (the place an export job writes to)."""
+    env = os.environ if environ is None else environ
+    named = env.get(SOURCE_DIR_ENV)
+    return Path(named).expanduser().resolve() if named else home / DEFAULT_DROP_NAME
 
 
 @dataclass(frozen=True)
@@ -187,7 +196,7 @@ class DropInventory:
         return "\n".join(rows)
 
 
-def open_drop_file(path: Path | str) -> BinaryIO:
+def open_drop_file(path: Path | str) -> io.BufferedIOBase:
     """Open a drop file for reading bytes, decompressing a ``.gz`` file on the fly."""
     path = Path(path)
     return gzip.open(path, "rb") if path.suffix == GZIP_SUFFIX else open(path, "rb")
@@ -359,8 +368,8 @@ def inspect_drop(drop_dir: Path | str) -> DropInventory:
     if not root.is_dir():
         raise SourceDropError(
             root,
-            f"source drop directory {root} does not exist; generate one with "
-            f"`revops sandbox generate --out {root}` or point --source-dir at an export",
+            f"source drop directory {root} does not exist; put an export there, or name the "
+            f"export's directory with --source-dir or {SOURCE_DIR_ENV}",
         )
     _inside(root, root / MANIFEST_NAME)
     manifest = read_manifest(root)

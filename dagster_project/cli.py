@@ -87,7 +87,11 @@ def _generate(out: Path, args: argparse.Namespace) -> int:
     try:
         from connectors.sandbox import generate
     except ImportError as exc:
-        _error(f"the sandbox generator cannot be imported ({exc}); run `make .venv` and retry")
+        _error(
+            f"the sandbox generator cannot be imported ({exc}): it is a development tool that "
+            "ships with the source repository, not the package; run it from a checkout "
+            "(make setup)"
+        )
         return EXIT_FAILED
     from connectors.drop import inspect_drop
     from connectors.errors import SourceDropError
@@ -226,7 +230,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``revops run``: the whole pipeline as a Dagster run on the local instance."""
     source = "api" if args.source == "api" else "files"
     if source == "files":
-        preflight(args.source_dir or _home() / "sandbox", same_company=not args.new_company)
+        from connectors.drop import default_drop_dir
+
+        drop = args.source_dir or default_drop_dir(_home())
+        preflight(drop, same_company=not args.new_company)
     outcome = _launch(
         args.source_dir, command="run", verbose=args.verbose, source=source, wait=args.wait
     )
@@ -254,6 +261,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_finance_summary(home)
     print("next:")
     print(f"  make dev           Dagster UI at {UI_URL} (this run is in its run history)")
+    print(f"  revops run --source-dir {out}   run the pipeline again on this drop")
     print("  revops exceptions  the exception queue (--owner finance|revops|engineering|billing)")
     print(
         f"  analysts           duckdb {home / 'serving' / 'revenue.duckdb'} (core, metrics, recon)"
@@ -517,7 +525,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the pipeline as a Dagster run")
     source = run.add_mutually_exclusive_group()
-    source.add_argument("--source-dir", type=Path, metavar="DIR", help="a source drop")
+    source.add_argument(
+        "--source-dir",
+        type=Path,
+        metavar="DIR",
+        help="a source drop (default: $REVOPS_SOURCE_DIR, else $REVOPS_HOME/drop)",
+    )
     source.add_argument("--source", choices=["api"], help="extract from the source APIs")
     run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
     run.add_argument(

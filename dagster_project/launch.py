@@ -238,7 +238,7 @@ def run_refresh(
 
     Args:
         source_dir: The drop directory; ``None`` keeps the resource default
-            (``$REVOPS_HOME/sandbox``).
+            (``$REVOPS_SOURCE_DIR``, else ``$REVOPS_HOME/drop``).
         source: ``files`` (a drop) or ``api`` (the vendors' APIs, credentials from the
             environment).
         tags: Extra run tags.

@@ -41,11 +41,15 @@ def test_refresh_job_selects_source_drop_in_process() -> None:
 
 
 @pytest.mark.unit
-def test_settings_defaults(tmp_path: Path) -> None:
+def test_settings_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REVOPS_SOURCE_DIR", raising=False)
     settings = RevopsSettings(home=str(tmp_path))
 
-    assert settings.source_path == tmp_path.resolve() / "sandbox"
+    # The product's default drop is where an export is placed, not the simulator's.
+    assert settings.source_path == tmp_path.resolve() / "drop"
     assert settings.reporting_currency == "USD"
+    monkeypatch.setenv("REVOPS_SOURCE_DIR", str(tmp_path / "exports" / "today"))
+    assert settings.source_path == tmp_path.resolve() / "exports" / "today"
 
 
 @pytest.mark.integration

@@ -25,6 +25,13 @@ def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
     return [r for r in result if isinstance(r, dg.RunRequest)], context.cursor
 
 
+@pytest.fixture(autouse=True)
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test on a home of its own: never the repository's data/ (the sensor compares a
+    drop's company with the home's last drop)."""
+    monkeypatch.setenv("REVOPS_HOME", str(tmp_path / "home"))
+
+
 def test_each_new_drop_starts_exactly_one_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,11 +84,12 @@ def test_the_schedule_skips_a_bad_drop_with_its_reason(
     from dagster_project.defs.schedules import daily_refresh
 
     monkeypatch.setenv("REVOPS_HOME", str(tmp_path))
+    monkeypatch.delenv("REVOPS_SOURCE_DIR", raising=False)
     context = dg.build_schedule_context()
     skipped = daily_refresh(context)
     assert isinstance(skipped, dg.SkipReason)
-    assert f"source drop directory {tmp_path / 'sandbox'} does not exist" in skipped.skip_message
-    write_minimal_drop(tmp_path / "sandbox")
+    assert f"source drop directory {tmp_path / 'drop'} does not exist" in skipped.skip_message
+    write_minimal_drop(tmp_path / "drop")
     assert isinstance(daily_refresh(context), dg.RunRequest)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from connectors.drop import SOURCE_DIR_ENV, default_drop_dir
 from connectors.load.api_mode import NetSuiteSource, SalesforceSource, StripeSource
 
 DEFAULT_HOME = "data"
@@ -28,7 +29,8 @@ class RevopsSettings(dg.ConfigurableResource):
     )
     source_dir: str | None = Field(
         default=None,
-        description="Source drop directory (files mode); defaults to $REVOPS_HOME/sandbox.",
+        description=f"Source drop directory (files mode); defaults to ${SOURCE_DIR_ENV}, else "
+        "$REVOPS_HOME/drop.",
     )
     reporting_currency: str = Field(
         default=DEFAULT_REPORTING_CURRENCY,
@@ -49,7 +51,7 @@ class RevopsSettings(dg.ConfigurableResource):
         """The source drop directory as an absolute path."""
         if self.source_dir:
             return Path(self.source_dir).expanduser().resolve()
-        return self.home_path / "sandbox"
+        return default_drop_dir(self.home_path)
 
 
 class StripeApi(dg.ConfigurableResource):

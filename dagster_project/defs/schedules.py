@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.drop import check_same_company, inspect_drop
+from connectors.drop import check_same_company, default_drop_dir, inspect_drop
 from connectors.errors import SourceDropError
 from connectors.inbox import find_drops
 from dagster_project.defs.resources import DEFAULT_HOME
@@ -28,7 +28,7 @@ REFRESH = "refresh"
 )
 def daily_refresh(context: dg.ScheduleEvaluationContext):
     home = Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
-    drop = home / "sandbox"  # the drop the settings resource reads by default
+    drop = default_drop_dir(home)  # the drop the settings resource reads by default
     if os.environ.get("REVOPS_SOURCE", "files") == "files":
         try:
             check_same_company(home, inspect_drop(drop).manifest)
