@@ -16,10 +16,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
 
 POLL_SECONDS = 0.3
 # The raw loads end with "stripe: 1,234 records in, 1,230 loaded, 4 quarantined".
@@ -55,17 +59,17 @@ class RunProgress:
         self._cursor: str | None = None
         self._run_id: str | None = None
         self._started = time.monotonic()
-        self._status = None
+        self._status: Status | None = None
         if self._out.isatty():
             from rich.console import Console
 
-            self._console: object | None = Console(file=self._out, highlight=False)
+            self._console: Console | None = Console(file=self._out, highlight=False)
         else:
             self._console = None
 
     def __enter__(self) -> RunProgress:
         if self._console is not None:
-            self._status = self._console.status("starting the run…")  # type: ignore[attr-defined]
+            self._status = self._console.status("starting the run…")
             self._status.start()
         self._thread.start()
         return self
@@ -120,7 +124,7 @@ class RunProgress:
         elif kind == DagsterEventType.ASSET_MATERIALIZATION and step in self._steps:
             self._steps[step].materialized += 1
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION and step in self._steps:
-            passed = event.event_specific_data.passed  # type: ignore[union-attr]
+            passed = event.asset_check_evaluation_data.passed
             self._steps[step].checks["passed" if passed else "failed"] += 1
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and step:
             s = self._steps.get(step) or _Step(started=entry.timestamp)
@@ -148,6 +152,6 @@ class RunProgress:
 
     def _line(self, text: str, style: str) -> None:
         if self._console is not None:
-            self._console.print(text, style=style)  # type: ignore[attr-defined]
+            self._console.print(text, style=style)
         else:
             print(text, file=self._out, flush=True)

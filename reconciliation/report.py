@@ -169,7 +169,7 @@ def aging_chart(by_age: list[dict], width: int = 420) -> str:
         f'<svg class="chart" id="aging" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
     ]
     for i, owner in enumerate(owners):
-        x, yy = label_w, 5 + i * row_h
+        x, yy = float(label_w), 5 + i * row_h
         parts.append(f'<text x="0" y="{yy + 16}" class="tick">{esc(owner)}</text>')
         for bucket in metrics.AGE_BUCKETS:
             n = counts.get((owner, bucket), 0)

@@ -447,9 +447,11 @@ def _rest_pages(client: SalesforceClient, obj: str, soql: str) -> Iterator[Page]
         if result.get("done", True) or not next_url:
             return
         request = f"GET {next_url}"
-        result = client.call(
-            request, lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True)
-        )
+
+        def query_more(sf: Salesforce, url: str = next_url) -> Any:
+            return sf.query_more(url, identifier_is_url=True)
+
+        result = client.call(request, query_more)
 
 
 def _bulk_pages(client: SalesforceClient, obj: str, soql: str, page_size: int) -> Iterator[Page]:
@@ -460,11 +462,12 @@ def _bulk_pages(client: SalesforceClient, obj: str, soql: str, page_size: int) -
     done = object()
 
     def step(sf: Salesforce) -> Any:
-        if chunks[0] is None:
+        chunk_iter = chunks[0]
+        if chunk_iter is None:
             bulk = getattr(sf.bulk2, obj)
-            chunks[0] = iter(bulk.query_all(soql, max_records=page_size, wait=0))
+            chunk_iter = chunks[0] = iter(bulk.query_all(soql, max_records=page_size, wait=0))
         try:
-            return next(chunks[0], done)
+            return next(chunk_iter, done)
         except BaseException:
             chunks[0] = None  # a dead generator: the next attempt starts a new job
             raise

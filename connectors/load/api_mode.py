@@ -157,9 +157,7 @@ def load_api_system(
     extracted_at = extracted_at or stamp(clock.instant())  # a system without pages
     usage = source.usage_export if isinstance(source, StripeSource) else None
     if usage is not None and usage.exists():
-        batch = land_file(
-            home, system, "meter_events", source.usage_export, extracted_at=extracted_at
-        )
+        batch = land_file(home, system, "meter_events", usage, extracted_at=extracted_at)
         results.append(load_batch(con, batch, spec_for(system, "meter_events")))
     for obj, cursor in newest.items():
         if cursor is not None:

@@ -12,9 +12,10 @@ No ``from __future__ import annotations``: Dagster reads these annotations at de
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -112,7 +113,9 @@ def failed_nodes(target: Path) -> list[str]:
     pool="duckdb_warehouse",
     name="dbt_models",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: RevopsSettings):
+def dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: RevopsSettings
+) -> Iterator[Any]:
     """``dbt build``: staging, intermediate, core and metrics, with every test and unit test.
 
     dbt's events are held until dbt exits (it holds the warehouse until then), then yielded
@@ -120,8 +123,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
     (``figures``); the models that were built keep their materialization when others fail.
     """
     target = settings.home_path / "dbt" / context.run.run_id
-    events: list = []
-    manifest: dict = {}
+    events: list[Any] = []
+    manifest: Mapping[str, Any] = {}
     try:
         target.mkdir(parents=True, exist_ok=True)
         reuse_parse(target.parent, target)
@@ -160,7 +163,11 @@ def dbt_definitions() -> dg.Definitions:
         assets=[dbt_models],
         resources={
             "dbt": RevopsDbtCliResource(
-                project_dir=dbt_project(), dbt_executable=dbt_executable()
+                # DbtCliResource.__init__ takes a DbtProject, but mypy types a subclass's
+                # constructor from the fields (dagster's config classes are a dataclass
+                # transform), where project_dir is a str.
+                project_dir=dbt_project(),  # type: ignore[arg-type]
+                dbt_executable=dbt_executable(),
             )
         },
     )

@@ -118,7 +118,7 @@ def with_figures(
     built = {
         uid: nodes[uid]
         for uid in (_unique_id(e) for e in events if isinstance(e, ModelEvent))
-        if uid in nodes and nodes[uid].get("resource_type") == "model"
+        if uid is not None and uid in nodes and nodes[uid].get("resource_type") == "model"
     }
     figures = model_figures(warehouse, built, log)
     for event in events:
@@ -128,5 +128,7 @@ def with_figures(
 
 
 def _unique_id(event: ModelEvent) -> str | None:
-    value = event.metadata.get("unique_id")
-    return getattr(value, "text", value) if value is not None else None
+    value: object = event.metadata.get("unique_id")
+    if isinstance(value, dg.TextMetadataValue):
+        return value.text
+    return value if isinstance(value, str) else None

@@ -7,7 +7,11 @@ row, quarantine and cursor figures each one reports.
 No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
 """
 
+import logging
+from collections.abc import Iterator
+
 import dagster as dg
+import duckdb
 
 from connectors.api.clock import SourceClock, stamp
 from connectors.drop import inspect_drop
@@ -42,7 +46,11 @@ def raw_table_keys(system: str) -> list[tuple[dg.AssetKey, str]]:
 
 
 def _extract_and_load(
-    con, settings: RevopsSettings, system: str, api, log=None
+    con: duckdb.DuckDBPyConnection,
+    settings: RevopsSettings,
+    system: str,
+    api: StripeApi | SalesforceApi | NetSuiteApi,
+    log: logging.Logger | dg.DagsterLogManager | None = None,
 ) -> list[BatchResult]:
     """Files mode reads the drop; api mode extracts incrementally through the vendor's API
     (as of the vendor's clock: its responses' ``Date`` header, else ours)."""
@@ -92,11 +100,15 @@ def build_raw_assets(system: str) -> dg.AssetsDefinition:
         stripe_api: StripeApi,
         salesforce_api: SalesforceApi,
         netsuite_api: NetSuiteApi,
-    ):
+    ) -> Iterator[dg.MaterializeResult]:
         home = settings.home_path
         con = connect(home / "warehouse.duckdb")
         try:
-            apis = {"stripe": stripe_api, "salesforce": salesforce_api, "netsuite": netsuite_api}
+            apis: dict[str, StripeApi | SalesforceApi | NetSuiteApi] = {
+                "stripe": stripe_api,
+                "salesforce": salesforce_api,
+                "netsuite": netsuite_api,
+            }
             loaded = _extract_and_load(con, settings, system, apis[system], context.log)
             results = {r.obj: r for r in loaded}
             for key, obj in keys:
@@ -133,7 +145,7 @@ def build_raw_assets(system: str) -> dg.AssetsDefinition:
 SPECS_BY_OBJ = {(system, spec.name): spec.table for system in SPECS for spec in SPECS[system]}
 
 
-def _quarantine_preview(con, table: str) -> str:
+def _quarantine_preview(con: duckdb.DuckDBPyConnection, table: str) -> str:
     rows = con.sql(
         f"SELECT object, line, coalesce(record_id, ''), rule FROM {table} "
         "ORDER BY quarantined_at DESC, object, line LIMIT 10"

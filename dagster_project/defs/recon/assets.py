@@ -13,9 +13,11 @@ freshness policy: the UI flags them when their last materialization is more than
 No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
 """
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import dagster as dg
+import duckdb
 
 from connectors.load.warehouse import connect
 from dagster_project.defs.resources import RevopsSettings
@@ -67,7 +69,7 @@ CHECK_SPECS = [
 PUBLISHED_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(days=1))
 
 
-def _worst_ten(con, check_id: str) -> str:
+def _worst_ten(con: duckdb.DuckDBPyConnection, check_id: str) -> str:
     rows = con.execute(
         "SELECT record_id, severity, amount_at_risk_reporting, detail FROM recon.exceptions "
         "WHERE status = 'open' AND check_id = ? "
@@ -91,7 +93,9 @@ def _worst_ten(con, check_id: str) -> str:
     description="Runs every reconciliation check in the warehouse and updates the exception "
     "queue (recon.exceptions, recon.exception_events, recon.check_runs).",
 )
-def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
+def reconciliation(
+    context: dg.AssetExecutionContext, settings: RevopsSettings
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     con = connect(settings.home_path / "warehouse.duckdb")
     try:
         try:
@@ -159,7 +163,9 @@ def reconciliation(context: dg.AssetExecutionContext, settings: RevopsSettings):
     description="The finance report of this run: one self-contained HTML file under "
     "$REVOPS_HOME/reports/ (and reports/latest.html).",
 )
-def finance_report(context: dg.AssetExecutionContext, settings: RevopsSettings):
+def finance_report(
+    context: dg.AssetExecutionContext, settings: RevopsSettings
+) -> dg.MaterializeResult:
     con = connect(settings.home_path / "warehouse.duckdb", read_only=True)
     try:
         path = write_report(
@@ -180,7 +186,7 @@ def finance_report(context: dg.AssetExecutionContext, settings: RevopsSettings):
     description="serving/revenue.duckdb: core, metrics and recon of the last complete build, "
     "replaced atomically (readers of the old file keep working; a failed run keeps it).",
 )
-def serving_snapshot(settings: RevopsSettings):
+def serving_snapshot(settings: RevopsSettings) -> dg.MaterializeResult:
     home = settings.home_path
     counts = publish_snapshot(home / "warehouse.duckdb", home / "serving" / "revenue.duckdb")
     return dg.MaterializeResult(
