@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import duckdb
+
     from dagster_project.launch import RunOutcome
 
 EXIT_OK = 0
@@ -368,7 +370,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serving_connection():
+def _serving_connection() -> duckdb.DuckDBPyConnection | None:
     """A read-only connection to the serving snapshot, or None with the reason printed."""
     import duckdb
 

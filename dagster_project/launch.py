@@ -95,7 +95,7 @@ def recover_dead_runs() -> list[str]:
     """
     lines = []
     with dg.DagsterInstance.get() as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED)))
+        runs = list(instance.get_runs(filters=dg.RunsFilter(statuses=list(UNFINISHED))))
         foreign = [r for r in runs if CLI_TAG not in r.tags]
         # A revops process killed after Dagster created its run but before the run started
         # (while it records the planned materializations) leaves it NOT_STARTED.

@@ -13,6 +13,8 @@ from then on).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import polars as pl
 
@@ -328,7 +330,7 @@ def _orphans(
         else:
             kind.append(k)
             ext.append({"CustInvc": fake_in, "CustPymt": fake_ch, "CustCred": fake_cn}[k][i])
-    first_row = int(plan["row"].max()) + 1
+    first_row = cast(int, plan["row"].max()) + 1  # an Int64 column: an int
     rows = list(range(first_row, first_row + n))
     orphans = base.with_columns(
         row=pl.Series(rows, dtype=pl.Int64),

@@ -256,8 +256,8 @@ def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
 def _stripe_legacy(drop: _Drop) -> dict[str, str]:
     """Stripe objects as an account pinned to API version 2024-06-20 exports them."""
     payments = drop.files.pop("stripe/invoice_payments.jsonl", [])
-    charge_invoice: dict[str, str] = {}
-    paying_charge: dict[str, str] = {}
+    charge_invoice: dict[str, str | None] = {}
+    paying_charge: dict[str | None, str] = {}
     for p in payments:
         payment = p.get("payment") or {}
         charge = payment.get("charge") if payment.get("type") == "charge" else None

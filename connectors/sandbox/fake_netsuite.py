@@ -293,7 +293,7 @@ class FakeNetSuite:
                 raise NetSuiteFault(404, "NONEXISTENT_ID", f"Resource {url.path} was not found.")
             host = headers.get("Host") or f"127.0.0.1:{self._http.port}"
             uri = f"https://{host}{target}"
-            if not self._authentic(method, uri, headers.get("Authorization") or ""):
+            if not self._authentic(uri, headers.get("Authorization") or ""):
                 raise NetSuiteFault(401, "INVALID_LOGIN", _INVALID_LOGIN)
             if self.faults.take("expired_session"):
                 raise NetSuiteFault(401, "INVALID_LOGIN", _INVALID_LOGIN)
@@ -310,7 +310,8 @@ class FakeNetSuite:
         except NetSuiteFault as fault:
             return _Reply(fault.status, fault.body())
 
-    def _authentic(self, method: str, uri: str, authorization: str) -> bool:
+    def _authentic(self, uri: str, authorization: str) -> bool:
+        """Whether a SuiteQL POST to ``uri`` carries a valid token-based-auth signature."""
         try:
             header_params = signature.collect_parameters(
                 headers={"Authorization": authorization},
@@ -334,9 +335,11 @@ class FakeNetSuite:
         query_params = signature.collect_parameters(
             uri_query=urllib.parse.urlsplit(uri).query, exclude_oauth_signature=False
         )
-        request = OAuthRequest(uri, method, "", {"Authorization": authorization})
-        request.signature = oauth.get("oauth_signature")
-        request.params = [
+        request = OAuthRequest(uri, "POST", "", {"Authorization": authorization})
+        # oauthlib's own endpoints set these two before verifying; types-oauthlib's Request
+        # declares neither.
+        request.signature = oauth.get("oauth_signature")  # type: ignore[attr-defined]
+        request.params = [  # type: ignore[attr-defined]
             (k, v) for k, v in header_params + query_params if k not in ("oauth_signature", "realm")
         ]
         if not signature.verify_hmac_sha256(request, self.consumer_secret, self.token_secret):

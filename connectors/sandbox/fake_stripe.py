@@ -285,7 +285,7 @@ class FakeStripeApp:
     def _route(self, path: str, params: dict[str, str]) -> Response:
         match = _ROUTE.match(path)
         resource = match["resource"] if match else None
-        if resource == "subscription_items" and not match["id"]:
+        if match is not None and resource == "subscription_items" and not match["id"]:
             return self._subscription_items(params)
         name = LIST_RESOURCES.get(resource or "")
         if match is None or name is None or (match["lines"] and name not in _LINES_PARENTS):
@@ -485,6 +485,7 @@ class FakeServer:
         self.faults = faults
         self.clock = server.clock
         host, port = server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server: its host is the address it bound
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(
             target=server.serve_forever,

@@ -116,7 +116,7 @@ class Collection:
         """The JSON of the record at ``pos`` as a list or retrieve call returns it."""
         return self.served.get(pos, self.raw[pos])
 
-    def view(self, status: str | None) -> Sequence[int] | None:
+    def view(self, status: str | None) -> Sequence[int]:
         """Positions listed for a ``status`` filter (``None``: no filter given)."""
         if status is None:
             return self.statuses.get(_DEFAULT, range(len(self.raw)))

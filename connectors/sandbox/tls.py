@@ -125,7 +125,9 @@ class _TlsThreadingServer(ThreadingHTTPServer):
             log.debug("TLS handshake with %s failed: %s", client_address, exc)
             return
         try:
-            self.RequestHandlerClass(conn, client_address, self)
+            # typeshed types the handler's server argument as Self, which mypy does not bind
+            # to this subclass when the attribute is read through self.
+            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
         finally:
             with contextlib.suppress(OSError):
                 conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 
 import dagster as dg
 from pydantic import Field
@@ -132,7 +133,11 @@ def _require(name: str, value: object) -> None:
         )
 
 
-def _env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
+@overload
+def _env_or(name: str, default: str) -> str: ...
+@overload
+def _env_or(name: str, default: None) -> str | None: ...
+def _env_or(name: str, default: str | None) -> str | None:
     """``dg.EnvVar(name)`` when the variable is set, so its value is read at run time only."""
     return dg.EnvVar(name) if name in os.environ else default
 

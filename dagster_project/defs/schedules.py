@@ -4,6 +4,7 @@ No ``from __future__ import annotations``: Dagster reads these annotations at de
 """
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -26,7 +27,7 @@ REFRESH = "refresh"
     "tick whose drop breaks its contract is skipped with the reason, launching nothing.",
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
-def daily_refresh(context: dg.ScheduleEvaluationContext):
+def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | dg.RunRequest:
     home = Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
     drop = default_drop_dir(home)  # the drop the settings resource reads by default
     if os.environ.get("REVOPS_SOURCE", "files") == "files":
@@ -51,7 +52,9 @@ def watched_directory() -> Path:
     "in REVOPS_INBOX (default $REVOPS_HOME/inbox).",
     default_status=dg.DefaultSensorStatus.STOPPED,
 )
-def new_source_drop(context: dg.SensorEvaluationContext):
+def new_source_drop(
+    context: dg.SensorEvaluationContext,
+) -> Iterator[dg.SkipReason | dg.RunRequest]:
     home = Path(os.environ.get("REVOPS_HOME") or DEFAULT_HOME).expanduser().resolve()
     busy = held_by(home)
     if busy:
