@@ -19,7 +19,9 @@ DAGSTER_HOME ?= $(REVOPS_HOME)/dagster
 # Where uv is pip-installed when neither `uv` nor `python3 -m uv` works (outside the repo;
 # `--target` also works where the system Python is "externally managed").
 UV_BOOTSTRAP ?= $(HOME)/.cache/revops/uv-bootstrap
-LINT_PATHS   := connectors reconciliation dagster_project bench tests
+# Every Python file of the repository: ruff leaves out .venv, what .gitignore ignores and
+# [tool.ruff] extend-exclude (the dbt project, data/).
+LINT_PATHS   := .
 BENCH_SIZES  ?= 10000 50000
 BENCH_MONTHS ?= 36
 BENCH_DIR    ?= $(REVOPS_HOME)/bench
