@@ -59,7 +59,9 @@ setup: $(VENV)/.synced ## Create or update .venv from uv.lock (installs uv if mi
 # only when a file of the dbt project changes (dbt parse reads no warehouse).
 DBT_FILES := dbt/dbt_project.yml dbt/profiles.yml $(shell find dbt/models dbt/macros dbt/tests -type f 2>/dev/null)
 
-dbt/target/manifest.json: $(VENV)/.synced $(DBT_FILES)
+# The raw sources yml are written from the object declarations (connectors/schemas) first.
+dbt/target/manifest.json: $(VENV)/.synced $(DBT_FILES) $(wildcard connectors/schemas/*.py)
+	$(VENV)/bin/python -m connectors.schemas.dbt_sources
 	$(VENV)/bin/dbt parse --quiet --project-dir dbt --profiles-dir dbt
 	@touch $@
 

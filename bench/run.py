@@ -54,7 +54,6 @@ BIN = Path(sys.executable).parent
 PYTHON = sys.executable
 DEFAULT_AS_OF = "2026-06-15T23:59:59Z"  # mid-month: an ordinary day of activity follows
 STAGES = ("load", "dbt_build", "reconcile", "publish")
-POSTING_CHECKS = ("invoice_not_posted", "invoice_amount_mismatch")
 
 
 @dataclass(frozen=True)

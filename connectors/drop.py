@@ -1,6 +1,6 @@
 """The source-drop contract (files mode): what a drop directory must hold, and its inventory.
 
-A drop is one directory per export (architecture.md, "Source drop layout")::
+A drop is one directory per export (docs/architecture.md, "Source drop layout")::
 
     DIR/manifest.json             {"exported_at": "2026-06-30T23:59:59Z", ...}
     DIR/<system>/<object>.jsonl   one JSON object per line, in the vendor's wire format
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.errors import SourceDropError
+from connectors.schemas import SPECS
 
 __all__ = [
     "MANIFEST_NAME",
@@ -51,45 +52,16 @@ MANIFEST_NAME = "manifest.json"
 
 SYSTEMS: tuple[str, ...] = ("salesforce", "stripe", "netsuite")
 
-# A required file that is missing or empty stops the run: an export that produced
-# nothing is a failed export.
+# The drop contract, from the object declarations (``ObjectSpec.file_required``): a required
+# file that is missing or empty stops the run (an export that produced nothing is a failed
+# export); a missing optional file means "no records of that object".
 REQUIRED_FILES: Mapping[str, tuple[str, ...]] = {
-    "salesforce": ("Account.jsonl", "Opportunity.jsonl"),
-    "stripe": (
-        "customers.jsonl",
-        "products.jsonl",
-        "prices.jsonl",
-        "subscriptions.jsonl",
-        "invoices.jsonl",
-    ),
-    "netsuite": (
-        "currency.jsonl",
-        "accountingperiod.jsonl",
-        "customer.jsonl",
-        "transaction.jsonl",
-    ),
+    system: tuple(spec.file_name for spec in specs if spec.file_required)
+    for system, specs in SPECS.items()
 }
-
-# A missing optional file means "no records of that object".
 OPTIONAL_FILES: Mapping[str, tuple[str, ...]] = {
-    "salesforce": ("OpportunityLineItem.jsonl", "Product2.jsonl", "Contract.jsonl"),
-    "stripe": (
-        "invoice_payments.jsonl",
-        "credit_notes.jsonl",
-        "charges.jsonl",
-        "refunds.jsonl",
-        "billing_meters.jsonl",
-        "meter_events.jsonl",
-    ),
-    "netsuite": (
-        # A NetSuite account without OneWorld has no subsidiaries: one entity, configured.
-        "subsidiary.jsonl",
-        "currencyrate.jsonl",
-        "account.jsonl",
-        "transactionline.jsonl",
-        "transactionaccountingline.jsonl",
-        "previoustransactionlinelink.jsonl",
-    ),
+    system: tuple(spec.file_name for spec in specs if not spec.file_required)
+    for system, specs in SPECS.items()
 }
 
 _CHUNK_BYTES = 1 << 20
@@ -200,12 +172,6 @@ def open_drop_file(path: Path | str) -> io.BufferedIOBase:
     """Open a drop file for reading bytes, decompressing a ``.gz`` file on the fly."""
     path = Path(path)
     return gzip.open(path, "rb") if path.suffix == GZIP_SUFFIX else open(path, "rb")
-
-
-def read_drop_file(path: Path | str) -> bytes:
-    """A drop file's content (decompressed when gzipped)."""
-    with open_drop_file(path) as fh:
-        return fh.read()
 
 
 def count_lines(path: Path | str) -> int:

@@ -14,7 +14,7 @@ class ConnectorError(Exception):
 
 
 class SourceDropError(ConnectorError):
-    """A source drop directory breaks its contract (see architecture.md, "Source drop layout").
+    """A source drop directory breaks its contract (docs/architecture.md, "Source drop layout").
 
     Attributes:
         path: The file or directory at fault.

@@ -1,4 +1,4 @@
-"""The ``revops`` command line (contract: architecture.md, "The CLI").
+"""The ``revops`` command line (contract: docs/architecture.md, section "CLI").
 
 Every failure ends with one sentence on the last line of stderr naming what failed and
 what to do; exit codes: 0 success, 1 failure, 2 usage or not available yet.

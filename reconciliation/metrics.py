@@ -1,4 +1,6 @@
-"""Operational metrics of reconciliation (reconciliation-checks.md), computed in the warehouse.
+"""Operational metrics of reconciliation, computed in the warehouse.
+
+What they are: docs/reconciliation-checks.md, section "Operational metrics".
 
 Each function runs one query and returns plain rows (lists of dicts), for the finance report,
 Dagster metadata and the CLI.
@@ -46,22 +48,6 @@ def posting_latency(con: duckdb.DuckDBPyConnection, sla_days: float = 2) -> list
         FROM lat GROUP BY ALL ORDER BY entity
         """,
         [sla_days],
-    )
-
-
-def match_rates(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Matched / checked per check and entity, from the latest run."""
-    return _rows(
-        con,
-        """
-        SELECT check_id, entity, records_checked,
-               records_checked - exceptions AS matched,
-               CASE WHEN records_checked = 0 THEN NULL
-                    ELSE round(1 - exceptions / records_checked, 4) END AS match_rate
-        FROM recon.check_entity_runs
-        WHERE run_id = (SELECT run_id FROM recon.check_runs ORDER BY ran_at DESC LIMIT 1)
-        ORDER BY check_id, entity
-        """,
     )
 
 

@@ -1,4 +1,4 @@
-"""Each invariant test of revenue-metrics.md fails loudly on a deliberately broken mart.
+"""Each invariant test (docs/revenue-metrics.md, "Invariants") fails loudly on a broken mart.
 
 One 300-customer drop is built once; for every invariant the pristine warehouse is restored,
 one mart row is corrupted the way a bug would corrupt it, and the invariant's test alone is

@@ -1,12 +1,13 @@
-"""Parity with dbt-labs/mrr-playbook on its own seed (revenue-metrics.md).
+"""Parity with dbt-labs/mrr-playbook (docs/revenue-metrics.md, "Parity with mrr-playbook").
 
-The playbook's ``subscription_periods.csv`` (read at test time from the shared reference,
-never copied into the project) is expressed as a Stripe drop: per subscription a licensed
-monthly price of ``monthly_amount`` (unit_amount = monthly_amount * 100, quantity 1) and one
-paid invoice per month of ``[start_date, end_date)`` whose line's period is that month; plus
-the minimal Salesforce and NetSuite files a drop needs (an Account and a won Opportunity per
-customer, one subsidiary, currency, period and NetSuite customer, one posting). It is loaded
-with ``connectors.load.files_mode.load_drop`` and built with the real ``dbt build``.
+The playbook's ``subscription_periods.csv`` (its seed, with its outputs ``mrr.csv`` and
+``mrr_monthly_bridge.csv``, in ``tests/fixtures/mrr-playbook/``) is expressed as a Stripe
+drop: per subscription a licensed monthly price of ``monthly_amount`` (unit_amount =
+monthly_amount * 100, quantity 1) and one paid invoice per month of
+``[start_date, end_date)`` whose line's period is that month; plus the minimal Salesforce
+and NetSuite files a drop needs (an Account and a won Opportunity per customer, one
+subsidiary, currency, period and NetSuite customer, one posting). It is loaded with
+``connectors.load.files_mode.load_drop`` and built with the real ``dbt build``.
 
 How the two outputs correspond (the playbook's ``mrr.csv``):
 
@@ -42,7 +43,7 @@ from connectors.sandbox.ids import salesforce_checksum
 
 pytestmark = pytest.mark.integration
 
-PLAYBOOK = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "mrr-playbook"
+PLAYBOOK = Path(__file__).resolve().parent / "fixtures" / "mrr-playbook"
 AS_OF = "2020-02-29T23:59:59Z"
 MOVEMENTS = {
     "new": "new",

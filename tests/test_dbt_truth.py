@@ -3,7 +3,8 @@
 Each drop is generated, loaded into a real DuckDB warehouse and built with the real
 ``dbt build`` (every model, contract, data test and unit test). truth/mrr.csv is computed by
 the generator from its own subscription timeline, not from the exported invoices, so it is
-an independent oracle for the invoice-based MRR of the models (revenue-metrics.md, 7).
+an independent oracle for the invoice-based MRR of the models (docs/revenue-metrics.md,
+section "Invariants", 7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The dbt models on exports that vary (source-systems.md, "What real exports vary in").
+"""The dbt models on exports that vary (docs/source-systems.md, "What real exports vary in").
 
 A company is generated, loaded into a real DuckDB warehouse, built with the real ``dbt
 build`` and reconciled; then the same company, written the way other exports write it, goes

@@ -1,8 +1,9 @@
 """Files-mode landing and loading on real drops and a real DuckDB warehouse.
 
 The bad-input suite mutates one thing in a clean sandbox drop and checks the outcome the
-quarantine rules of architecture.md give: the record quarantined while the load succeeds,
-a clear error naming the file, or a clean load; and that every batch's accounting closes.
+quarantine rules of docs/architecture.md ("Quarantine") give: the record quarantined while
+the load succeeds, a clear error naming the file, or a clean load; and that every batch's
+accounting closes.
 """
 
 from __future__ import annotations

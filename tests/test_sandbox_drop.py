@@ -24,8 +24,7 @@ from connectors.schemas import SPECS
 
 pytestmark = pytest.mark.integration
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FIXTURES = SHARED / "reference" / "stripe-fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe-fixtures"
 STRIPE_OBJECTS = {
     "customers": "customer",
     "products": "product",
@@ -121,7 +120,8 @@ def test_stripe_nested_objects_have_the_real_keys(drop: Path) -> None:
             assert set(line) == set(line_fx)
             assert set(line["parent"]) == set(line_fx["parent"])
             assert set(line["period"]) == {"start", "end"}
-            # price_details is documented (source-systems.md); the fixture's value is filler.
+            # price_details is documented (docs/source-systems.md, "Stripe"); the fixture's
+            # value is filler.
             assert set(line["pricing"]) == set(line_fx["pricing"]) | {"price_details"}
             details = line["parent"]["subscription_item_details"]
             if details is not None:

@@ -3,8 +3,8 @@
 1. From the generator's subscription timeline (``truth/subscription_segments.csv``) with a
    plain loop over months: checks the vectorised truth code.
 2. From the exported Stripe invoices alone, by the invoice-based rules of
-   ``revenue-metrics.md``: checks that the drop bills exactly the state truth describes, so
-   an invoice-based MRR model can match truth to the cent.
+   docs/revenue-metrics.md ("MRR of an invoice line"): checks that the drop bills exactly
+   the state truth describes, so an invoice-based MRR model can match truth to the cent.
 
 Both use exact fractions and round each customer-month half away from zero.
 """
@@ -122,7 +122,7 @@ def test_truth_equals_a_loop_over_the_subscription_timeline(drop: Path) -> None:
 
 
 def test_truth_equals_invoice_based_mrr_of_the_exported_drop(drop: Path) -> None:
-    """The rules of revenue-metrics.md applied to stripe/*.jsonl only."""
+    """The rules of docs/revenue-metrics.md, "MRR of an invoice line", on stripe/*.jsonl only."""
     as_of = as_of_of(drop)
     stripe = drop / "stripe"
     load = lambda name: [json.loads(x) for x in (stripe / f"{name}.jsonl").open()]  # noqa: E731

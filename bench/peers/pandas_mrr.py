@@ -2,7 +2,7 @@
 
 The peer of ``metrics.mrr_monthly`` in ``make bench``. It reads the raw Stripe and Salesforce
 tables it needs with plain ``select``s (no SQL logic) and does everything else in pandas,
-following /work/shared/spec/revenue-metrics.md:
+following docs/revenue-metrics.md ("MRR of an invoice line", "MRR per customer and month"):
 
 1. An MRR line is a line of an ``open`` or ``paid`` invoice whose price is recurring and
    licensed (not metered), with a non-zero amount (a trial or free line is worth 0).

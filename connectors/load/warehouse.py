@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.schemas.fields import Field, ObjectSpec
+from connectors.schemas.raw_tables import raw_tables
 
 META_DDL = (
     "CREATE SCHEMA IF NOT EXISTS raw_meta",
@@ -46,19 +47,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
             batch_id VARCHAR, file VARCHAR, line BIGINT, object VARCHAR, record_id VARCHAR,
             rule VARCHAR, payload VARCHAR, quarantined_at TIMESTAMPTZ)"""
     )
-    cols = ", ".join(f'"{f.name}" {f.column_type}' for f in spec.fields)
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {spec.qualified_table} ({cols}, _payload JSON, "
-        "_batch_id VARCHAR, _line BIGINT, _modified_at TIMESTAMPTZ)"
-    )
-    _add_new_columns(con, schema, spec.table, spec.fields)
-    for child in spec.children:
-        ccols = ", ".join(f'"{f.name}" {f.column_type}' for f in child.fields)
-        con.execute(
-            f'CREATE TABLE IF NOT EXISTS {schema}.{child.table} ("{child.parent_column}" VARCHAR, '
-            f"position INTEGER, {ccols}, _payload JSON, _batch_id VARCHAR)"
-        )
-        _add_new_columns(con, schema, child.table, child.fields)
+    for table in raw_tables(spec):
+        cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in table.columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified} ({cols})")
+        _add_new_columns(con, schema, table.name, table.fields)
 
 
 def _add_new_columns(

@@ -1,5 +1,5 @@
-"""The same company written in other export dialects (source-systems.md, "What real exports
-vary in").
+"""The same company written in other export dialects (docs/source-systems.md, "What real
+exports vary in").
 
 ``apply_dialects(drop_dir, names)`` rewrites a generated drop in place so that it is the same
 company as another exporter would have written it: Stripe objects under an API version before
@@ -59,13 +59,11 @@ DIALECTS: dict[str, str] = {
 
 # Dialects that change how files are written, not what they hold (applied on writing).
 ENCODING_DIALECTS = ("crlf", "bom", "trailing-blank", "gzip")
-# Applied only to a drop with one currency / one subsidiary ("all" skips them otherwise).
-_CONDITIONAL = ("sf-single-currency", "ns-no-oneworld")
 
 SYSTEMS = ("salesforce", "stripe", "netsuite")
 ALL = "all"
 
-# NetSuite columns source-systems.md lists per table (what the pipeline may rely on).
+# NetSuite columns docs/source-systems.md lists per table (what the pipeline may rely on).
 NETSUITE_COLUMNS: dict[str, tuple[str, ...]] = {
     "subsidiary": ("id", "name", "currency", "country"),
     "currency": ("id", "symbol", "name", "isbasecurrency"),
@@ -481,7 +479,7 @@ def _sf_single_currency(drop: _Drop) -> dict[str, str]:
 
 
 def _ns_minimal(drop: _Drop) -> dict[str, str]:
-    """NetSuite rows with only the columns source-systems.md lists for their table."""
+    """NetSuite rows with only the columns docs/source-systems.md ("NetSuite") lists."""
     for key, records in list(drop.of("netsuite")):
         table = key.split("/", 1)[1].removesuffix(".jsonl")
         keep = NETSUITE_COLUMNS.get(table)

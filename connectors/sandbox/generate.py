@@ -1,6 +1,6 @@
 """``generate()``: the sandbox company as a source drop plus its ground truth.
 
-Layout (architecture.md "Source drop layout"): ``manifest.json``, ``salesforce/``,
+Layout (docs/architecture.md, "Source drop layout"): ``manifest.json``, ``salesforce/``,
 ``stripe/``, ``netsuite/`` (one JSON object per line, each in its vendor's wire format) and
 ``truth/`` (``exceptions.csv``, ``mrr.csv``, ``subscription_segments.csv``), which the
 pipeline never reads. The same arguments and seed give byte-identical files.

@@ -1,6 +1,6 @@
 """Stripe objects in the API's own JSON shape (API version 2026-10-28.endive).
 
-Top-level keys follow the real objects in ``shared/reference/stripe-fixtures``; fields the
+Top-level keys follow the real objects in ``tests/fixtures/stripe-fixtures``; fields the
 company does not use carry Stripe's null/empty values so a connector sees what it would see
 from the live API.
 """

@@ -4,7 +4,8 @@ The state is a list of segments: a subscription billed at a price, quantity and 
 ``[start, end)``, and whether the invoice that billed it counts at export (not void,
 uncollectible or draft). A segment covers month M when ``start < snapshot(M) <= end``, where
 the snapshot is the first instant of M+1, or the as-of instant for the as-of month
-(``revenue-metrics.md``). Money stays exact: values are integers in 1/3600 of a minor unit.
+(docs/revenue-metrics.md, "MRR of an invoice line"). Money stays exact: values are integers
+in 1/3600 of a minor unit.
 """
 
 from __future__ import annotations

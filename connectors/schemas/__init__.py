@@ -11,6 +11,12 @@ SPECS: dict[str, tuple[ObjectSpec, ...]] = {
     "stripe": stripe.OBJECTS,
     "netsuite": netsuite.OBJECTS,
 }
+# What each system's raw tables hold (the description of its dbt source).
+DESCRIPTIONS: dict[str, str] = {
+    "salesforce": salesforce.DESCRIPTION,
+    "stripe": stripe.DESCRIPTION,
+    "netsuite": netsuite.DESCRIPTION,
+}
 
 
 def spec_for(system: str, name: str) -> ObjectSpec:
@@ -22,4 +28,6 @@ def spec_for(system: str, name: str) -> ObjectSpec:
     raise KeyError(f"no schema for {system}/{name}")
 
 
-__all__ = ["SPECS", "ChildSpec", "Field", "Hold", "ObjectSpec", "Reference", "spec_for"]
+__all__ = [
+    "DESCRIPTIONS",
+    "SPECS", "ChildSpec", "Field", "Hold", "ObjectSpec", "Reference", "spec_for"]

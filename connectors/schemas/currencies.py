@@ -13,8 +13,3 @@ ISO_CURRENCIES: frozenset[str] = frozenset(
     TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
     """.split()
 )
-
-# Stripe amounts in these currencies are whole units, not hundredths.
-ZERO_DECIMAL_CURRENCIES: frozenset[str] = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
-)

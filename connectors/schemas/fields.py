@@ -111,6 +111,7 @@ class ChildSpec:
     path: str
     parent_column: str
     fields: tuple[Field, ...]
+    description: str = ""  # what a row is, for the dbt sources and the docs
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,15 @@ class ObjectSpec:
     cursor: str | None = None  # column whose max is the batch's incremental cursor
     depends_on: tuple[str, ...] = field(default_factory=tuple)  # load after these objects
     holds: tuple[Hold, ...] = ()  # held with the records they belong to (see Hold)
+    # The drop contract: a required file missing or empty stops the run (an export that
+    # produced nothing failed); an absent optional file means no records of that object.
+    file_required: bool = False
+    description: str = ""  # what a row is, for the dbt sources and the docs
+
+    @property
+    def file_name(self) -> str:
+        """The file the object arrives as in a drop: ``<system>/<name>.jsonl``."""
+        return f"{self.name}.jsonl"
 
     @property
     def qualified_table(self) -> str:

@@ -30,6 +30,8 @@ def nsid(name: str, required: bool = False) -> Field:
     return Field(name, "ns_int", required=required)
 
 
+# Optional in a drop: a NetSuite account without OneWorld has no subsidiaries (one entity,
+# configured).
 SUBSIDIARY = ObjectSpec(
     S,
     "subsidiary",
@@ -48,6 +50,7 @@ CURRENCY = ObjectSpec(
         Field("name", "ns_str"),
         Field("isbasecurrency", "ns_bool"),
     ),
+    file_required=True,
 )
 CURRENCYRATE = ObjectSpec(
     S,
@@ -78,6 +81,7 @@ ACCOUNTINGPERIOD = ObjectSpec(
         Field("isquarter", "ns_bool"),
         Field("isyear", "ns_bool"),
     ),
+    file_required=True,
 )
 ACCOUNT = ObjectSpec(
     S,
@@ -109,6 +113,7 @@ CUSTOMER = ObjectSpec(
     ),
     modified_at="lastmodifieddate",
     cursor="lastmodifieddate",
+    file_required=True,
 )
 TRANSACTION = ObjectSpec(
     S,
@@ -136,6 +141,7 @@ TRANSACTION = ObjectSpec(
     modified_at="lastmodifieddate",
     cursor="lastmodifieddate",
     holds=(Hold("entity", "customer"),),
+    file_required=True,
 )
 TRANSACTIONLINE = ObjectSpec(
     S,
@@ -188,6 +194,13 @@ PREVIOUSTRANSACTIONLINELINK = ObjectSpec(
         Field("foreignamount", "ns_decimal"),
     ),
     holds=(Hold("previousdoc", "transaction"), Hold("nextdoc", "transaction")),
+)
+
+# What the system's raw tables hold (the dbt sources' description).
+DESCRIPTION = (
+    "NetSuite ERP tables (SuiteQL) as loaded by connectors.load: typed columns, the raw "
+    "record in _payload, latest version wins. Money DECIMAL(18,2), rates DECIMAL(18,8), "
+    "timestamps UTC."
 )
 
 OBJECTS: tuple[ObjectSpec, ...] = (

@@ -38,6 +38,7 @@ ACCOUNT = ObjectSpec(
     ),
     modified_at="SystemModstamp",
     cursor="SystemModstamp",
+    file_required=True,
 )
 OPPORTUNITY = ObjectSpec(
     S,
@@ -61,6 +62,7 @@ OPPORTUNITY = ObjectSpec(
     modified_at="SystemModstamp",
     cursor="SystemModstamp",
     holds=(Hold("AccountId", "Account"),),
+    file_required=True,
 )
 OPPORTUNITY_LINE_ITEM = ObjectSpec(
     S,
@@ -111,6 +113,12 @@ CONTRACT = ObjectSpec(
     ),
     modified_at="ActivatedDate",
     holds=(Hold("AccountId", "Account"),),
+)
+
+# What the system's raw tables hold (the dbt sources' description).
+DESCRIPTION = (
+    "Salesforce CRM objects as loaded by connectors.load: typed columns (CamelCase, as "
+    "the API names them), the raw record in _payload, latest version wins."
 )
 
 OBJECTS: tuple[ObjectSpec, ...] = (ACCOUNT, OPPORTUNITY, OPPORTUNITY_LINE_ITEM, PRODUCT2, CONTRACT)

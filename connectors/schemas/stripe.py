@@ -43,6 +43,7 @@ CUSTOMERS = ObjectSpec(
     ),
     modified_at="created",
     cursor="created",
+    file_required=True,
 )
 PRODUCTS = ObjectSpec(
     S,
@@ -59,6 +60,7 @@ PRODUCTS = ObjectSpec(
     ),
     modified_at="coalesce(updated, created)",
     cursor="created",
+    file_required=True,
 )
 PRICES = ObjectSpec(
     S,
@@ -86,6 +88,7 @@ PRICES = ObjectSpec(
     references=(Reference("product", "products"),),
     cursor="created",
     depends_on=("products",),
+    file_required=True,
 )
 SUBSCRIPTIONS = ObjectSpec(
     S,
@@ -132,6 +135,7 @@ SUBSCRIPTIONS = ObjectSpec(
     cursor="created",
     depends_on=("prices",),
     holds=(Hold("customer", "customers"),),
+    file_required=True,
 )
 INVOICES = ObjectSpec(
     S,
@@ -242,6 +246,7 @@ INVOICES = ObjectSpec(
     cursor="created",
     depends_on=("prices",),
     holds=(Hold("customer", "customers"), Hold("subscription_id", "subscriptions")),
+    file_required=True,
 )
 INVOICE_PAYMENTS = ObjectSpec(
     S,
@@ -395,6 +400,16 @@ METER_EVENTS = ObjectSpec(
     ),
     modified_at="timestamp",
     cursor="timestamp",
+)
+
+# What the system's raw tables hold (the dbt sources' description).
+DESCRIPTION = (
+    "Stripe billing objects (API version 2026-10-28.endive) as loaded by connectors.load: "
+    "typed columns, the raw record in _payload, latest version wins. Money in integer "
+    "minor units, times TIMESTAMPTZ. Objects of API versions before 2025-03-31 fill the "
+    "same columns from their own paths, plus subscriptions.current_period_*, "
+    "invoices.paid/charge, invoice_lines.legacy_type and charges.invoice (null under the "
+    "current version)."
 )
 
 OBJECTS: tuple[ObjectSpec, ...] = (

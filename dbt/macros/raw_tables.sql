@@ -1,6 +1,7 @@
 {#-
     on-run-start: create every declared raw table that does not exist yet, empty, with the
-    columns and types its sources yml declares (the loader's own DDL: see
+    columns and types its sources yml declares (portable types, see column_types.sql; the
+    yml is written from the loader's declarations by connectors.schemas.dbt_sources: see
     tests/test_dbt_project.py, which compares them). The loader creates all raw tables of a
     system on its first load, so this only matters for a system that was never loaded; an
     absent optional file is already an empty table.
@@ -17,7 +18,7 @@
                 {% if relation is none %}
                     {% set columns = [] %}
                     {% for column in source.columns.values() %}
-                        {% do columns.append(adapter.quote(column.name) ~ ' ' ~ column.data_type) %}
+                        {% do columns.append(adapter.quote(column.name) ~ ' ' ~ revops_column_type(column.data_type)) %}
                     {% endfor %}
                     {% do log('raw table ' ~ source.schema ~ '.' ~ source.identifier
                         ~ ' does not exist (its system was never loaded): creating it empty', info=true) %}

@@ -1,11 +1,12 @@
 -- grain: one row per closed-won opportunity and the Stripe subscription that carries it
--- Billed list ARR (reconciliation-checks.md, contract_billing_mismatch) = 12 * sum of
--- unit_amount * quantity / interval_months (list price: before any coupon, a zero-amount
--- line at its list value, a proration credit negative) over the subscription's licensed
--- lines of finalized invoices that cover the snapshot of M, where M is the first calendar
--- month whose first and last instants are both inside a line's period, else (a subscription
--- that never covered a whole month, e.g. a trial that did not convert) its first covered
--- month, valued by the lines covering its snapshot or, when none does, by the lines in it.
+-- Billed list ARR (docs/reconciliation-checks.md, "The checks", contract_billing_mismatch):
+-- 12 * sum of unit_amount * quantity / interval_months (list price: before any coupon, a
+-- zero-amount line at its list value, a proration credit negative) over the subscription's
+-- licensed lines of finalized invoices that cover the snapshot of M, where M is the first
+-- calendar month whose first and last instants are both inside a line's period, else (a
+-- subscription that never covered a whole month, e.g. a trial that did not convert) its first
+-- covered month, valued by the lines covering its snapshot or, when none does, by the lines in
+-- it.
 with contracts as (
     select * from {{ ref('contracts') }}
 ),

@@ -1,6 +1,7 @@
 -- grain: one row per customer per month, from its first month with MRR > 0 to the as-of month
 -- Local MRR per currency comes from int_mrr_customer_currency_months (rounded to the cent).
--- Reporting values (revenue-metrics.md): mrr_reporting = round(sum local(M) * rate_M, 2);
+-- Reporting values (docs/revenue-metrics.md, "FX and rounding"):
+-- mrr_reporting = round(sum local(M) * rate_M, 2);
 -- movement_reporting = round(sum (local(M) - local(M-1)) * rate_M, 2) (0 for 'none');
 -- fx_impact_reporting = mrr_reporting(M) - mrr_reporting(M-1) - movement_reporting(M), so
 -- each customer's bridge, and every sum of them, closes to the cent.

@@ -4,7 +4,7 @@
         'description': 'Invariant 4: active(M) = active(M-1) + new + reactivated - churned.',
     },
 ) }}
--- Invariant 4 (revenue-metrics.md): per month and entity,
+-- Invariant 4 (docs/revenue-metrics.md, "Invariants"): per month and entity,
 -- active_customers(M) = active_customers(M-1) + new + reactivated - churned.
 with bridge as (
     select * from {{ ref('mrr_bridge') }}

@@ -4,9 +4,10 @@
         'description': 'Invariant 3: the bridge closes to the cent and starting_mrr(M) = ending_mrr(M-1).',
     },
 ) }}
--- Invariant 3 (revenue-metrics.md): per month and entity the bridge closes to the cent,
--- starting_mrr + new + expansion + reactivation + contraction + churn + fx = ending_mrr, and
--- starting_mrr(M) = ending_mrr(M-1) (0 in an entity's first month; no month skipped).
+-- Invariant 3 (docs/revenue-metrics.md, "Invariants"): per month and entity the bridge closes
+-- to the cent, starting_mrr + new + expansion + reactivation + contraction + churn + fx =
+-- ending_mrr, and starting_mrr(M) = ending_mrr(M-1) (0 in an entity's first month; no month
+-- skipped).
 with bridge as (
     select * from {{ ref('mrr_bridge') }}
 ),

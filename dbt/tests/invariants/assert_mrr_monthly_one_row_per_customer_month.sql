@@ -4,8 +4,9 @@
         'description': 'Invariant 1: one row per customer and month, first active month to the as-of month.',
     },
 ) }}
--- Invariant 1 (revenue-metrics.md): metrics.mrr_monthly has exactly one row per (customer,
--- month) from the customer's first month with MRR > 0 to the as-of month, and none after it.
+-- Invariant 1 (docs/revenue-metrics.md, "Invariants"): metrics.mrr_monthly has exactly one row
+-- per (customer, month) from the customer's first month with MRR > 0 to the as-of month, and
+-- none after it.
 with mrr_monthly as (
     select * from {{ ref('mrr_monthly') }}
 ),

@@ -4,10 +4,11 @@
         'description': 'Invariant 2: every MRR change has exactly one movement, with its sign.',
     },
 ) }}
--- Invariant 2 (revenue-metrics.md): every change of MRR has exactly one movement, with the
--- sign of the movement table: new and reactivation start from 0 (reactivation only after an
--- earlier active month), churn ends at 0, expansion and contraction move an active customer
--- up and down, none changes nothing (in the customer's currency; FX is never a movement).
+-- Invariant 2 (docs/revenue-metrics.md, "Invariants"): every change of MRR has exactly one
+-- movement, with the sign of the movement table: new and reactivation start from 0
+-- (reactivation only after an earlier active month), churn ends at 0, expansion and contraction
+-- move an active customer up and down, none changes nothing (in the customer's currency; FX is
+-- never a movement).
 with mrr_monthly as (
     select * from {{ ref('mrr_monthly') }}
 ),

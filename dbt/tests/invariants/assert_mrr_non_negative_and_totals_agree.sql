@@ -4,8 +4,9 @@
         'description': 'Invariant 5: MRR >= 0, arr = 12 * mrr, sum of customer MRR = company MRR.',
     },
 ) }}
--- Invariant 5 (revenue-metrics.md): MRR is never negative, arr = 12 * mrr, and the sum of
--- customer MRR is the company MRR (per entity, and for 'ALL' over every customer).
+-- Invariant 5 (docs/revenue-metrics.md, "Invariants"): MRR is never negative, arr = 12 * mrr,
+-- and the sum of customer MRR is the company MRR (per entity, and for 'ALL' over every
+-- customer).
 with mrr_monthly as (
     select * from {{ ref('mrr_monthly') }}
 ),

@@ -4,7 +4,7 @@
         'description': 'Invariant 6: grr_12m <= 1 and grr_12m <= nrr_12m.',
     },
 ) }}
--- Invariant 6 (revenue-metrics.md): grr_12m <= 1 and grr_12m <= nrr_12m.
+-- Invariant 6 (docs/revenue-metrics.md, "Invariants"): grr_12m <= 1 and grr_12m <= nrr_12m.
 with saas_metrics as (
     select * from {{ ref('saas_metrics') }}
 ),

@@ -1,6 +1,7 @@
 -- grain: one row per Stripe invoice line, with its price, invoice status and canonical customer
--- The MRR value of a line (revenue-metrics.md) is exact: a rational number carried as an
--- integer in 1e-12 minor units (monthly_value_e12), because DECIMAL division is a DOUBLE.
+-- The MRR value of a line (docs/revenue-metrics.md, "MRR of an invoice line") is exact: a
+-- rational number carried as an integer in 1e-12 minor units (monthly_value_e12), because
+-- DECIMAL division is a DOUBLE.
 --   monthly value = sign(amount) * unit_amount * quantity / interval_months
 --                   * (1 - |sum(discount_amounts)| / |amount|)
 --   interval_months = interval_count * (1 month, 12 year, 12/52 week, 12/365 day)
