@@ -31,7 +31,7 @@ json          any JSON (kept as is)                       JSON
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from connectors.schemas.currencies import ISO_CURRENCIES
 
@@ -156,7 +156,6 @@ class ObjectSpec:
     children: tuple[ChildSpec, ...] = ()
     references: tuple[Reference, ...] = ()
     cursor: str | None = None  # column whose max is the batch's incremental cursor
-    depends_on: tuple[str, ...] = field(default_factory=tuple)  # load after these objects
     holds: tuple[Hold, ...] = ()  # held with the records they belong to (see Hold)
     # The drop contract: a required file missing or empty stops the run (an export that
     # produced nothing failed); an absent optional file means no records of that object.

@@ -87,7 +87,6 @@ PRICES = ObjectSpec(
     modified_at="created",
     references=(Reference("product", "products"),),
     cursor="created",
-    depends_on=("products",),
     file_required=True,
 )
 SUBSCRIPTIONS = ObjectSpec(
@@ -133,7 +132,6 @@ SUBSCRIPTIONS = ObjectSpec(
     ),
     references=(Reference("price_id", "prices", child="subscription_items"),),
     cursor="created",
-    depends_on=("prices",),
     holds=(Hold("customer", "customers"),),
     file_required=True,
 )
@@ -244,7 +242,6 @@ INVOICES = ObjectSpec(
     ),
     references=(Reference("price_id", "prices", child="invoice_lines"),),
     cursor="created",
-    depends_on=("prices",),
     holds=(Hold("customer", "customers"), Hold("subscription_id", "subscriptions")),
     file_required=True,
 )
