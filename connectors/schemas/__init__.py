@@ -30,4 +30,11 @@ def spec_for(system: str, name: str) -> ObjectSpec:
 
 __all__ = [
     "DESCRIPTIONS",
-    "SPECS", "ChildSpec", "Field", "Hold", "ObjectSpec", "Reference", "spec_for"]
+    "SPECS",
+    "ChildSpec",
+    "Field",
+    "Hold",
+    "ObjectSpec",
+    "Reference",
+    "spec_for",
+]
