@@ -1,8 +1,8 @@
 """The dbt models as Dagster assets: ``dbt build`` in one step, tests as asset checks.
 
 The step runs in pool ``duckdb_warehouse`` (DuckDB has one writer, like the raw loads) and
-hands dbt the run's warehouse and reporting currency through the environment its profile
-reads (``REVOPS_HOME``, ``REVOPS_REPORTING_CURRENCY``). dbt's console log goes to
+hands dbt the run's home and currencies as dbt vars (``--vars``: ``revops_home`` for the
+profile, ``reporting_currency``, ``salesforce_org_currency``). dbt's console log goes to
 ``console.log`` beside its other artifacts (run_results.json, dbt.log) in
 ``$REVOPS_HOME/dbt/<run id>/``, not to the terminal or the event log.
 
@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +33,16 @@ from dagster_project.defs.resources import RevopsSettings
 from reconciliation.source_gaps import explain_failed_tests
 
 
-@contextmanager
-def dbt_environment(settings: RevopsSettings) -> Iterator[None]:
-    """Set what ``dbt/profiles.yml`` and ``dbt_project.yml`` read, for one dbt invocation."""
-    wanted = {
-        "REVOPS_HOME": str(settings.home_path),
-        "REVOPS_REPORTING_CURRENCY": settings.reporting_currency,
+def dbt_vars(settings: RevopsSettings) -> dict[str, str]:
+    """The run's configuration as dbt vars (``--vars``): the home ``dbt/profiles.yml`` points
+    at and the currencies ``dbt_project.yml`` declares, given to the invocation instead of
+    written into this process's environment."""
+    return {
+        "revops_home": str(settings.home_path),
+        "reporting_currency": settings.reporting_currency,
+        "salesforce_org_currency": os.environ.get("REVOPS_SALESFORCE_ORG_CURRENCY")
+        or settings.reporting_currency,
     }
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def warehouse(settings: RevopsSettings) -> Path:
@@ -130,12 +123,12 @@ def dbt_models(
         reuse_parse(target.parent, target)
         # dbt's console lines go to a file beside dbt.log, not to the event log: one event per
         # line cost a run several seconds, and dbt.log holds the same lines with their detail.
+        args = ["build", "--vars", json.dumps(dbt_vars(settings))]
         with (
-            dbt_environment(settings),
             (target / CONSOLE_LOG).open("w", encoding="utf-8") as console,
             redirect_stdout(console),
         ):
-            invocation = dbt.cli(["build"], context=context, target_path=target)
+            invocation = dbt.cli(args, context=context, target_path=target)
             manifest = invocation.manifest
             events.extend(invocation.stream())
         keep_parse(target, target.parent)
