@@ -1,49 +1,59 @@
-"""The check catalogue: each reconciliation check declared once, discovered by module.
+"""The check catalogue: the reconciliation checks as the dbt project declares them.
 
-A check is one module in ``reconciliation/checks/`` defining ``CHECK = Check(...)``: its id,
-the systems it compares, the system whose id identifies a record, its owner, its SLA or
-tolerance parameters, and one SQL query that runs inside the warehouse. Adding a check means
-adding one such module; nothing else changes.
-
-The query returns the check's whole population, one row per record checked::
+A check is one dbt model in ``dbt/models/reconciliation/``, named by its check id, and its
+entry in ``_reconciliation__models.yml``: a description and ``config.meta`` with its owner,
+title, the two systems it compares, the system whose id identifies a record, and its SLA or
+tolerance parameters with their defaults (each overridden by ``REVOPS_<CHECK_ID>_<PARAM>`` in
+the environment of ``dbt build``, macro ``recon_param``). The model returns the check's whole
+population, one row per record checked::
 
     record_id, customer_id, entity, currency, amount, is_exception, detail
 
-``amount`` is the amount at risk in ``currency`` (major units); ``detail`` is the plain
-sentence a finance person acts on (only needed where ``is_exception``). The query may use
-``{as_of}`` (a TIMESTAMPTZ literal of the as-of instant), ``{reporting_currency}`` and its
-own parameters by name (``{sla_days}``…), all substituted as SQL literals.
+and ``recon_checks.check_populations`` unions every check's rows with its id, owner and record
+system (``reconciliation.run`` reads it). Adding a check means adding its model, its yml
+entry and its ``depends_on`` line in ``check_populations.sql``; nothing in Python changes.
+
+The catalogue is read from the dbt manifest (``dbt/target/manifest.json``, written by ``make
+dbt-prepare``), the parse the Dagster definitions load too: its check models are the models
+of the ``reconciliation`` folder whose ``config.meta`` names a ``record_system``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 OWNERS = ("finance", "revops", "engineering", "billing")
 SYSTEMS = ("salesforce", "stripe", "netsuite")
 
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+CHECKS_FOLDER = "reconciliation"  # dbt/models/<this>/: the check models and their union
+POPULATIONS_MODEL = "check_populations"  # their union (schema recon_checks)
+
 
 class CatalogError(ValueError):
-    """A check declaration is invalid (bad owner, duplicate id, unknown parameter)."""
+    """A check declaration is invalid (bad owner, unknown system), or none can be read."""
 
 
 @dataclass(frozen=True)
 class Check:
-    """One reconciliation check.
+    """One reconciliation check: a dbt model and its ``config.meta``.
 
     Attributes:
-        check_id: The contract id (``invoice_not_posted``…); used in truth and by evaluations.
+        check_id: The contract id (``invoice_not_posted``…), the model's name; used in truth
+            and by evaluations.
         title: A short human name for reports.
         compares: The two systems it compares.
         record_system: The system whose id ``record_id`` is.
         owner: The team the exception is routed to.
-        sql: The population query (see the module docstring).
+        description: What an exception of the check is (the model's description).
         params: Configurable parameters with their defaults (SLA days, tolerances); each can
-            be overridden by ``REVOPS_<CHECK_ID>_<PARAM>`` in the environment.
+            be overridden by ``REVOPS_<CHECK_ID>_<PARAM>`` in the environment of dbt.
     """
 
     check_id: str
@@ -51,7 +61,7 @@ class Check:
     compares: tuple[str, str]
     record_system: str
     owner: str
-    sql: str
+    description: str = ""
     params: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -60,34 +70,69 @@ class Check:
         if self.record_system not in SYSTEMS or not set(self.compares) <= set(SYSTEMS):
             raise CatalogError(f"{self.check_id}: unknown system in {self.compares}")
 
-    def render(self, as_of: str, reporting_currency: str, overrides: Mapping[str, float]) -> str:
-        """The query with its parameters substituted as SQL literals."""
-        values = {**self.params, **{k: v for k, v in overrides.items() if k in self.params}}
-        literals = {k: repr(float(v)) for k, v in values.items()}
-        try:
-            return self.sql.format(
-                as_of=f"TIMESTAMPTZ '{as_of}'",
-                reporting_currency="'" + reporting_currency.replace("'", "''") + "'",
-                **literals,
-            )
-        except KeyError as err:
-            raise CatalogError(f"{self.check_id}: query uses undeclared parameter {err}") from err
+
+def is_check_model(node: Mapping[str, Any]) -> bool:
+    """Whether a manifest node is a check model (the rule of the dbt macro recon_check_models)."""
+    fqn = node.get("fqn") or []
+    meta = (node.get("config") or {}).get("meta") or {}
+    return (
+        node.get("resource_type") == "model"
+        and len(fqn) > 2
+        and fqn[1] == CHECKS_FOLDER
+        and bool(meta.get("record_system"))
+    )
+
+
+def check_of(node: Mapping[str, Any]) -> Check:
+    """The check a check model's manifest node declares."""
+    name = node["name"]
+    meta = node["config"]["meta"]
+    try:
+        compares = tuple(meta["compares"])
+        params = {str(k): float(v) for k, v in (meta.get("params") or {}).items()}
+        if len(compares) != 2:
+            raise CatalogError(f"{name}: compares names {len(compares)} systems, not 2")
+        return Check(
+            check_id=name,
+            title=str(meta["title"]),
+            compares=(str(compares[0]), str(compares[1])),
+            record_system=str(meta["record_system"]),
+            owner=str(meta["owner"]),
+            description=str(node.get("description") or ""),
+            params=params,
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, CatalogError):
+            raise
+        raise CatalogError(
+            f"{name}: config.meta in {node.get('patch_path') or 'its yml'} lacks or mistypes "
+            f"{err} (owner, title, compares, record_system, numeric params)"
+        ) from err
+
+
+def checks_in(manifest: Mapping[str, Any]) -> tuple[Check, ...]:
+    """The checks of a parsed dbt manifest, ordered by id."""
+    found = [check_of(n) for n in manifest.get("nodes", {}).values() if is_check_model(n)]
+    return tuple(sorted(found, key=lambda c: c.check_id))
+
+
+def read_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+    if not path.is_file():
+        raise CatalogError(
+            f"dbt manifest not found at {path}: the reconciliation checks are dbt models, "
+            "read from it; run `make dbt-prepare` (dbt parse) first"
+        )
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
 
 
 @cache
 def catalog() -> tuple[Check, ...]:
-    """Every check module in ``reconciliation.checks``, ordered by id."""
-    from reconciliation import checks
-
-    found: dict[str, Check] = {}
-    for module in pkgutil.iter_modules(checks.__path__):
-        check = getattr(importlib.import_module(f"{checks.__name__}.{module.name}"), "CHECK", None)
-        if not isinstance(check, Check):
-            raise CatalogError(f"reconciliation/checks/{module.name}.py defines no CHECK")
-        if check.check_id in found:
-            raise CatalogError(f"check id {check.check_id} is declared twice")
-        found[check.check_id] = check
-    return tuple(found[k] for k in sorted(found))
+    """Every check model of the dbt project, ordered by id."""
+    checks = checks_in(read_manifest())
+    if not checks:
+        raise CatalogError(f"the dbt manifest {MANIFEST} declares no reconciliation check")
+    return checks
 
 
 def get(check_id: str) -> Check:

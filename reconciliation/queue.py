@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from reconciliation.catalog import OWNERS, catalog
+from reconciliation.catalog import OWNERS, CatalogError, catalog
 
 
 class QueueError(ValueError):
@@ -25,8 +25,13 @@ class QueueFilter:
             raise QueueError(f"unknown owner {self.owner!r}; owners: {', '.join(OWNERS)}")
         if self.status not in ("open", "resolved", "all"):
             raise QueueError(f"unknown status {self.status!r}; use open, resolved or all")
-        ids = [c.check_id for c in catalog()]
-        if self.check_id is not None and self.check_id not in ids:
+        if self.check_id is None:
+            return
+        try:
+            ids = [c.check_id for c in catalog()]
+        except CatalogError as err:
+            raise QueueError(f"cannot check the check id {self.check_id!r}: {err}") from err
+        if self.check_id not in ids:
             raise QueueError(f"unknown check {self.check_id!r}; checks: {', '.join(ids)}")
 
 

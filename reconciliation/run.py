@@ -1,22 +1,29 @@
 """Running the catalogue against the warehouse and keeping the exception queue across runs.
 
-Every check's population query runs inside DuckDB; the found exceptions are merged into
-``recon.exceptions`` (one row per ``(check_id, record_id)`` ever found, with a stable
-``exception_id``), every transition is appended to ``recon.exception_events``, and
-``recon.check_runs`` gets one row per run and check. The merge is one transaction: a run
-that fails changes nothing.
+The checks are dbt models (``dbt/models/reconciliation/``, see ``catalog.py``): views, whose
+union ``recon_checks.check_populations`` holds every checked record of every check with its
+amount at risk in the reporting currency. Reading it runs the checks inside DuckDB, against
+the warehouse as it is now; the found exceptions are merged into ``recon.exceptions`` (one
+row per ``(check_id, record_id)`` ever found, with a stable ``exception_id``), every
+transition is appended to ``recon.exception_events``, and ``recon.check_runs`` gets one row
+per run and check. The merge is one transaction: a run that fails changes nothing.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
-from reconciliation.catalog import Check, catalog
+from reconciliation.catalog import POPULATIONS_MODEL, Check, catalog
+
+# The relations dbt builds (dbt_project.yml: the reconciliation folder in schema recon_checks).
+CHECKS_SCHEMA = "recon_checks"
+POPULATIONS = f"{CHECKS_SCHEMA}.{POPULATIONS_MODEL}"
+# The as-of instant of the warehouse, derived once: dbt/models/intermediate/platform/int_as_of.
+AS_OF = "intermediate.int_as_of"
 
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS recon",
@@ -69,19 +76,16 @@ class CheckSummary:
     amount_at_risk_reporting: float
 
 
-def overrides_from_env(check: Check) -> dict[str, float]:
-    """``REVOPS_<CHECK_ID>_<PARAM>`` (e.g. ``REVOPS_INVOICE_NOT_POSTED_SLA_DAYS=3``)."""
-    out = {}
-    for name in check.params:
-        value = os.environ.get(f"REVOPS_{check.check_id}_{name}".upper())
-        if value is not None:
-            out[name] = float(value)
-    return out
-
-
 def latest_as_of(con: duckdb.DuckDBPyConnection) -> str:
-    """The as-of instant of the data in the warehouse (the newest export loaded)."""
-    value = con.sql("SELECT max(exported_at) FROM raw_meta.source_state").fetchall()[0][0]
+    """The as-of instant of the data in the warehouse (the newest export loaded), as dbt
+    derived it for the models and the checks (``intermediate.int_as_of``)."""
+    try:
+        rows = con.sql(f"SELECT as_of_at FROM {AS_OF}").fetchall()
+    except duckdb.CatalogException as err:
+        raise ReconError(
+            "*", f"the warehouse has no {AS_OF}: run dbt build before the checks"
+        ) from err
+    value = rows[0][0] if rows else None
     if value is None:
         raise ReconError("*", "the warehouse holds no loaded source yet: run the load first")
     return _iso(value)
@@ -93,65 +97,73 @@ def _iso(value: datetime | str) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S%z").replace("+0000", "Z")
 
 
-def _collect(
-    con: duckdb.DuckDBPyConnection, checks: tuple[Check, ...], as_of: str, reporting_currency: str
-) -> None:
-    """Temp table ``_population``: every checked record of every check."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _population (check_id VARCHAR, record_id VARCHAR, "
-        "customer_id VARCHAR, entity VARCHAR, currency VARCHAR, amount DECIMAL(18,2), "
-        "is_exception BOOLEAN, detail VARCHAR)"
-    )
-    for check in checks:
-        sql = check.render(as_of, reporting_currency, overrides_from_env(check))
-        try:
-            con.execute(
-                f"INSERT INTO _population SELECT '{check.check_id}', CAST(record_id AS VARCHAR), "
-                f"CAST(customer_id AS VARCHAR), entity, currency, amount, is_exception, detail "
-                f"FROM ({sql})"
-            )
-        except duckdb.Error as err:
+def _collect(con: duckdb.DuckDBPyConnection, checks: tuple[Check, ...]) -> None:
+    """Temp table ``_population``: every checked record of every check of ``checks``, read
+    from their union, which runs them (the check models are views)."""
+    ids = ", ".join(f"'{c.check_id}'" for c in checks)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _population AS "
+            "SELECT check_id, owner, record_system, record_id, customer_id, entity, currency, "
+            "amount, amount_at_risk_reporting, is_exception, detail "
+            f"FROM {POPULATIONS} WHERE check_id IN ({ids})"
+        )
+    except duckdb.Error as err:
+        failing = _failing(con, checks)
+        if not failing:
             raise ReconError(
-                check.check_id,
-                f"check {check.check_id} failed to run: {err}; nothing was recorded for this run",
+                "*",
+                f"the check populations ({POPULATIONS}) could not be read: {err}; run dbt build "
+                "(it creates the check models); nothing was recorded for this run",
             ) from err
+        first, error = failing[0]
+        names = ", ".join(c for c, _ in failing)
+        raise ReconError(
+            first,
+            f"check{'s' if len(failing) > 1 else ''} {names} failed to run: {error}; nothing "
+            "was recorded for this run",
+        ) from err
+
+
+def _failing(
+    con: duckdb.DuckDBPyConnection, checks: tuple[Check, ...]
+) -> list[tuple[str, duckdb.Error]]:
+    """The checks whose model cannot be read now, with the error of each."""
+    failing = []
+    for check in checks:
+        try:
+            con.execute(f"SELECT count(*) FROM {CHECKS_SCHEMA}.{check.check_id}").fetchall()
+        except duckdb.Error as err:
+            failing.append((check.check_id, err))
+    return failing
 
 
 def run_checks(
     con: duckdb.DuckDBPyConnection,
     *,
-    as_of: str | None = None,
     run_id: str | None = None,
-    reporting_currency: str = "USD",
     severity: Severity | None = None,
     checks: tuple[Check, ...] | None = None,
 ) -> list[CheckSummary]:
-    """Run ``checks`` (default: the catalogue) and update the exception queue."""
+    """Run ``checks`` (default: the catalogue) and update the exception queue.
+
+    The checks judge as of the warehouse's as-of instant (:func:`latest_as_of`), with the
+    parameters and the reporting currency of the ``dbt build`` that created their models.
+    """
     for ddl in DDL:
         con.execute(ddl)
     severity = severity or Severity()
-    as_of = as_of or latest_as_of(con)
+    as_of = latest_as_of(con)
     run_id = run_id or str(uuid.uuid4())
     checks = checks or catalog()
-    _collect(con, checks, as_of, reporting_currency)
-    owners = ", ".join(f"('{c.check_id}', '{c.owner}', '{c.record_system}')" for c in checks)
+    _collect(con, checks)
     ts = f"TIMESTAMPTZ '{as_of}'"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _found AS
-        WITH fx AS (
-            SELECT currency, rate FROM core.fx_rates
-            WHERE base_currency = '{reporting_currency}' AND rate_date <= CAST({ts} AS DATE)
-            QUALIFY row_number() OVER (PARTITION BY currency ORDER BY rate_date DESC) = 1
-        ),
-        meta(check_id, owner, record_system) AS (VALUES {owners})
+        """CREATE OR REPLACE TEMP TABLE _found AS
         SELECT md5(p.check_id || ':' || p.record_id) AS exception_id, p.check_id,
-               m.record_system, p.record_id, p.customer_id, p.entity, m.owner, p.currency,
-               p.amount AS amount_local,
-               round(p.amount * CASE WHEN p.currency = '{reporting_currency}' THEN 1
-                                     ELSE fx.rate END, 2) AS amount_at_risk_reporting,
-               p.detail
-        FROM _population p JOIN meta m USING (check_id)
-        LEFT JOIN fx ON fx.currency = p.currency
+               p.record_system, p.record_id, p.customer_id, p.entity, p.owner, p.currency,
+               p.amount AS amount_local, p.amount_at_risk_reporting, p.detail
+        FROM _population p
         WHERE p.is_exception
         QUALIFY row_number() OVER (PARTITION BY p.check_id, p.record_id ORDER BY p.detail) = 1"""
     )

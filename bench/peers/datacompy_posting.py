@@ -18,9 +18,12 @@ business (``erp_orphan_posting`` is). Totals are compared in integer cents, so t
 is applied exactly (``|a - b| <= 1`` cent) rather than on binary floats, where a difference of
 exactly 0.01 can come out as 0.010000000000005 and fail.
 
-``ours`` runs only our two checks through :func:`reconciliation.run.run_checks`, the code
-path being timed; it writes the ``recon.*`` lifecycle tables of the warehouse it is given, so
-give it a copy. Each side runs as its own process (the harness measures wall, CPU and RSS)::
+``ours`` rebuilds our two check models (dbt views, ``dbt run``) with the SLA and tolerance
+given, then runs only those two checks through :func:`reconciliation.run.run_checks`, the
+code path being timed (``seconds``; the dbt run is ``dbt_seconds``); it writes the ``recon.*``
+lifecycle tables and the two views of the warehouse it is given, which must be a
+``warehouse.duckdb`` built by ``dbt build`` (every check model), so give it a copy. Each side
+runs as its own process (the harness measures wall, CPU and RSS)::
 
     python -m bench.peers.datacompy_posting --warehouse W --as-of ISO --side peer --out P.json
     python -m bench.peers.datacompy_posting --warehouse W --as-of ISO --side ours --out O.json
@@ -30,11 +33,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import warnings
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,28 +116,76 @@ def peer(
     }
 
 
+def build_checks(warehouse: Path, params: dict[str, float]) -> None:
+    """``dbt run`` of the two check models on ``warehouse`` with ``params`` as their
+    ``REVOPS_<CHECK>_<PARAM>`` overrides (the check models are views: only they change)."""
+    from reconciliation.catalog import DBT_PROJECT_DIR
+
+    if warehouse.name != "warehouse.duckdb":
+        raise ValueError(f"{warehouse}: dbt's profile reads <home>/warehouse.duckdb only")
+    beside = Path(sys.executable).parent / "dbt"
+    dbt = str(beside) if beside.is_file() else (shutil.which("dbt") or "dbt")
+    env = {**os.environ, **{k: repr(float(v)) for k, v in params.items()}}
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    with tempfile.TemporaryDirectory(prefix="datacompy-dbt-") as scratch:
+        proc = subprocess.run(
+            [
+                dbt,
+                "run",
+                "--select",
+                *CHECK_IDS,
+                "--vars",
+                json.dumps({"revops_home": str(warehouse.resolve().parent)}),
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target-path",
+                str(Path(scratch) / "target"),
+                "--log-path",
+                str(Path(scratch) / "logs"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt run of {', '.join(CHECK_IDS)} failed:\n{proc.stdout[-4000:]}")
+
+
 def ours(
     warehouse: Path, as_of: datetime, sla_days: float = 2, tolerance: float = 0.01
 ) -> dict[str, Any]:
-    """The two exception sets as our checks find them: a real ``run_checks`` of just those
-    two checks (it writes ``recon.*`` of ``warehouse``), then its open exceptions.
+    """The two exception sets as our checks find them: their models rebuilt with
+    ``sla_days`` and ``tolerance`` (``REVOPS_INVOICE_NOT_POSTED_SLA_DAYS``,
+    ``REVOPS_INVOICE_AMOUNT_MISMATCH_TOLERANCE``), a real ``run_checks`` of just those two
+    checks (it writes ``recon.*`` of ``warehouse``), then its open exceptions.
 
-    ``REVOPS_<CHECK>_<PARAM>`` in the environment still overrides the parameters, as in
-    production; the harness should not set them."""
+    Our checks judge as of the warehouse's as-of instant (``intermediate.int_as_of``):
+    ``as_of`` must be it."""
     imported = time.perf_counter()
     from connectors.load.warehouse import connect
     from reconciliation.catalog import get
-    from reconciliation.run import run_checks
+    from reconciliation.run import latest_as_of, run_checks
 
-    started = time.perf_counter()
-    checks = (
-        replace(get("invoice_not_posted"), params={"sla_days": sla_days}),
-        replace(get("invoice_amount_mismatch"), params={"tolerance": tolerance}),
+    built = time.perf_counter()
+    build_checks(
+        warehouse,
+        {
+            "REVOPS_INVOICE_NOT_POSTED_SLA_DAYS": sla_days,
+            "REVOPS_INVOICE_AMOUNT_MISMATCH_TOLERANCE": tolerance,
+        },
     )
+    started = time.perf_counter()
+    checks = tuple(get(c) for c in CHECK_IDS)
     run_id = f"bench-datacompy-{uuid.uuid4()}"
     con = connect(warehouse)
     try:
-        summaries = run_checks(con, as_of=_utc(as_of).isoformat(), run_id=run_id, checks=checks)
+        judged = _utc(datetime.fromisoformat(latest_as_of(con).replace("Z", "+00:00")))
+        if judged != _utc(as_of):
+            raise ValueError(f"the warehouse is as of {judged:%Y-%m-%dT%H:%M:%SZ}, not {as_of}")
+        summaries = run_checks(con, run_id=run_id, checks=checks)
         # After a run, the open exceptions of a check that ran are exactly what it found.
         rows = con.execute(
             "SELECT check_id, record_id FROM recon.exceptions "
@@ -146,11 +200,12 @@ def ours(
     checked = {s.check_id: s.records_checked for s in summaries}
     return {
         "side": "ours",
-        "tool": "reconciliation.run.run_checks (DuckDB SQL)",
+        "tool": "reconciliation.run.run_checks (dbt views, DuckDB SQL)",
         **{c: sorted(found[c]) for c in CHECK_IDS},
         "rows_compared": sum(checked.values()),
         "rows": {f"{c}_checked": checked.get(c, 0) for c in CHECK_IDS},
-        "import_seconds": round(started - imported, 3),
+        "import_seconds": round(built - imported, 3),
+        "dbt_seconds": round(started - built, 3),
         "seconds": round(time.perf_counter() - started, 3),
     }
 

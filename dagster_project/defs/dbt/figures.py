@@ -10,7 +10,9 @@ read-only, and attaches to each model's materialization event:
   tables and views alike;
 - on the metric models, the headline of the latest month of entity ``ALL`` (MRR, ARR, active
   customers; the MRR bridge's movements), as numbers, so the asset's Plots tab draws their
-  history run after run.
+  history run after run;
+- on ``intermediate/int_as_of``, the as-of instant of the build (a timestamp), as dbt derived
+  it: the one definition the models, the checks and ``reconciliation.run`` read.
 
 A figure that cannot be read (a model that failed, an amount null for want of an FX rate) is
 left out with a warning in the run's log; it never fails the step.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,7 @@ HEADLINES: dict[tuple[str, str], str] = {
         FROM metrics.mrr_monthly
         WHERE month = (SELECT max(month) FROM metrics.mrr_monthly)
         GROUP BY month""",
+    ("intermediate", "int_as_of"): "SELECT as_of_at AS as_of FROM intermediate.int_as_of",
 }
 # Counts are whole numbers; every other figure is an amount or a ratio.
 COUNTS = {"active_customers", "new_customers", "churned_customers"}
@@ -65,6 +69,8 @@ def headline_metadata(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, dg.
             continue
         if name == "month":
             out["month"] = dg.MetadataValue.text(f"{value:%Y-%m}")
+        elif isinstance(value, datetime):
+            out[name] = dg.MetadataValue.timestamp(value)
         elif name in COUNTS:
             out[name] = dg.MetadataValue.int(int(value))
         else:

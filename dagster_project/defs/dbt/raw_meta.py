@@ -1,9 +1,10 @@
-"""``raw_meta/source_state``: which exports the warehouse holds, and so its as-of instant.
+"""``raw_meta/source_state``: which exports the warehouse holds, whence its as-of instant.
 
-Every raw load appends the drop's ``exported_at`` to ``raw_meta.source_state``; the dbt
-models read the as-of instant (the newest ``exported_at``) from it through the source
-``raw_meta.source_state``. This asset makes that table a node of the lineage graph, below
-the three raw loads and above dbt, and reports the as-of instant.
+Every raw load appends the drop's ``exported_at`` to ``raw_meta.source_state``; the dbt model
+``intermediate/int_as_of`` derives the as-of instant from it (the newest ``exported_at``), the
+one definition the models, the checks and ``reconciliation.run`` read, and its materialization
+shows it (``figures``). This asset makes the table a node of the lineage graph, below the
+three raw loads and above dbt, counts its loads, and fails a run that loaded nothing.
 
 No ``from __future__ import annotations``: Dagster reads these annotations at definition time.
 """
@@ -26,22 +27,21 @@ RAW_LOADS = [raw_table_keys(system)[0][0] for system in ("salesforce", "stripe",
     kinds={"duckdb"},
     pool="duckdb_warehouse",
     description="raw_meta.source_state: the exports loaded into the warehouse (one row per "
-    "system load); the newest exported_at is the as-of instant of MRR and of every SLA.",
+    "system load); the newest exported_at is the as-of instant of MRR and of every SLA "
+    "(intermediate/int_as_of).",
 )
 def source_state(settings: RevopsSettings) -> dg.MaterializeResult:
     con = connect(settings.home_path / "warehouse.duckdb")
     try:
-        as_of, loads = con.sql(
-            "SELECT max(exported_at), count(*) FROM raw_meta.source_state"
-        ).fetchall()[0]
+        [(loads, exported)] = con.sql(
+            "SELECT count(*), count(exported_at) FROM raw_meta.source_state"
+        ).fetchall()
     finally:
         con.close()
-    if as_of is None:
+    if not exported:
         raise dg.Failure(
             description="raw_meta.source_state is empty: no source was loaded, so the warehouse "
             "has no as-of instant; load a drop (revops run) first",
             allow_retries=False,
         )
-    return dg.MaterializeResult(
-        metadata={"as_of": dg.MetadataValue.timestamp(as_of), "loads": loads}
-    )
+    return dg.MaterializeResult(metadata={"loads": dg.MetadataValue.int(int(loads))})

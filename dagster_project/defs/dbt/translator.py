@@ -6,6 +6,9 @@
 - dbt model -> ``AssetKey([<schema>, <name>])`` (``core/customers``, ``metrics/mrr_monthly``,
   ``staging/stg_stripe__invoices``), the relation it builds.
 - group = layer (``staging``, ``intermediate``, ``core``, ``metrics``); owners by layer.
+- the reconciliation checks (``models/reconciliation/``, schema ``recon_checks``) are in group
+  ``recon`` beside the ``reconciliation`` asset that reads them, each owned by the team its
+  exceptions go to (``config.meta.owner``), their union by finance.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-LAYERS = ("staging", "intermediate", "core", "metrics")
+LAYERS = ("staging", "intermediate", "core", "metrics", "reconciliation")
 OWNERS = {
     "staging": ["team:engineering"],
     "intermediate": ["team:engineering"],
     "core": ["team:revops"],
     "metrics": ["team:finance"],
+    "reconciliation": ["team:finance"],
 }
+# A layer's Dagster group, where it is not the layer's name.
+GROUPS = {"reconciliation": "recon"}
 
 
 def layer_of(dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -47,8 +53,16 @@ class RevopsDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return layer_of(dbt_resource_props) or super().get_group_name(dbt_resource_props)
+        layer = layer_of(dbt_resource_props)
+        if layer:
+            return GROUPS.get(layer, layer)
+        return super().get_group_name(dbt_resource_props)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
         layer = layer_of(dbt_resource_props)
-        return OWNERS[layer] if layer else super().get_owners(dbt_resource_props)
+        if not layer:
+            return super().get_owners(dbt_resource_props)
+        meta = (dbt_resource_props.get("config") or {}).get("meta") or {}
+        if layer == "reconciliation" and meta.get("owner"):
+            return [f"team:{meta['owner']}"]
+        return OWNERS[layer]

@@ -1,8 +1,11 @@
 """Assets of the ``recon`` and ``publish`` groups: checks, the finance report, the snapshot.
 
-Every check of ``reconciliation.catalog`` is an asset check on the ``reconciliation`` asset
-(severity WARN: an exception is a finding for a team, not a broken pipeline). The work is
-``reconciliation``; this module only wires it and reports figures as metadata.
+The checks are dbt models (``dbt/models/reconciliation/``: dbt assets of group ``recon``,
+each below exactly the models it reads); ``reconciliation`` reads their union
+(``recon_checks/check_populations``), which runs them, and updates the exception queue. Every
+check of ``reconciliation.catalog`` is also an asset check on ``reconciliation`` (severity
+WARN: an exception is a finding for a team, not a broken pipeline), with its figures of the
+run. The work is ``reconciliation``; this module only wires it and reports figures as metadata.
 
 The figures a person follows run after run are numbers (``MetadataValue.int``/``float``), so
 the asset's Plots tab draws their history: open exceptions and the amount at risk on
@@ -18,42 +21,24 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
+from dagster_dbt import get_asset_key_for_model
 
 from connectors.load.warehouse import connect
+from dagster_project.defs.dbt.assets import dbt_models
 from dagster_project.defs.resources import RevopsSettings
 from reconciliation import metrics
-from reconciliation.catalog import catalog
-from reconciliation.publish import publish_snapshot
+from reconciliation.catalog import POPULATIONS_MODEL, catalog
+from reconciliation.publish import PUBLISHED_SCHEMAS, publish_snapshot
 from reconciliation.report import write_report
 from reconciliation.run import ReconError, run_checks
 
-# Reconciliation runs against a complete build: every published core and metrics model, plus
-# the tables added for it (invoice payments, ERP payment applications, periods, contract vs
-# billing).
-CORE_MODELS = (
-    "customers",
-    "customer_identities",
-    "entities",
-    "products",
-    "contracts",
-    "subscriptions",
-    "invoices",
-    "invoice_lines",
-    "payments",
-    "credit_notes",
-    "usage",
-    "erp_transactions",
-    "fx_rates",
-    "revenue_schedule",
-    "invoice_payments",
-    "erp_payment_applications",
-    "accounting_periods",
-    "contract_billing",
+# The union of the check models: the asset below reads it (and so runs every check).
+POPULATIONS = get_asset_key_for_model([dbt_models], POPULATIONS_MODEL)
+# The serving snapshot copies every table of the published schemas: each dbt model there.
+PUBLISHED_MODELS = sorted(
+    (k for k in dbt_models.keys if k.path[0] in PUBLISHED_SCHEMAS),
+    key=lambda k: k.to_user_string(),
 )
-METRICS_MODELS = ("mrr_monthly", "mrr_bridge", "saas_metrics")
-UPSTREAM = [dg.AssetKey(["core", n]) for n in CORE_MODELS] + [
-    dg.AssetKey(["metrics", n]) for n in METRICS_MODELS
-]
 
 CHECK_SPECS = [
     dg.AssetCheckSpec(
@@ -85,13 +70,14 @@ def _worst_ten(con: duckdb.DuckDBPyConnection, check_id: str) -> str:
 
 @dg.asset(
     group_name="recon",
-    deps=UPSTREAM,
+    deps=[POPULATIONS],
     check_specs=CHECK_SPECS,
     owners=["team:finance"],
     kinds={"duckdb"},
     pool="duckdb_warehouse",
-    description="Runs every reconciliation check in the warehouse and updates the exception "
-    "queue (recon.exceptions, recon.exception_events, recon.check_runs).",
+    description="Runs every reconciliation check in the warehouse (reads their union, "
+    "recon_checks.check_populations) and updates the exception queue (recon.exceptions, "
+    "recon.exception_events, recon.check_runs).",
 )
 def reconciliation(
     context: dg.AssetExecutionContext, settings: RevopsSettings
@@ -99,9 +85,7 @@ def reconciliation(
     con = connect(settings.home_path / "warehouse.duckdb")
     try:
         try:
-            summaries = run_checks(
-                con, run_id=context.run.run_id, reporting_currency=settings.reporting_currency
-            )
+            summaries = run_checks(con, run_id=context.run.run_id)
         except ReconError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from None
         by_owner = metrics.summary_by_owner(con)
@@ -178,7 +162,7 @@ def finance_report(
 
 @dg.asset(
     group_name="publish",
-    deps=[reconciliation, finance_report],
+    deps=[reconciliation, finance_report, *PUBLISHED_MODELS],
     owners=["team:engineering"],
     kinds={"duckdb"},
     freshness_policy=PUBLISHED_FRESHNESS,

@@ -1,1 +1,0 @@
-"""One module per reconciliation check; each defines ``CHECK`` (see ``catalog.py``)."""
