@@ -1,0 +1,68 @@
+"""The check catalogue is the dbt project's: one model per check, its meta in the yml."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciliation.catalog import (
+    DBT_PROJECT_DIR,
+    MANIFEST,
+    OWNERS,
+    POPULATIONS_MODEL,
+    CatalogError,
+    catalog,
+    checks_in,
+    is_check_model,
+    read_manifest,
+)
+
+pytestmark = pytest.mark.unit
+
+CHECKS_DIR = DBT_PROJECT_DIR / "models" / "reconciliation"
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    return read_manifest()
+
+
+def test_each_check_is_one_model_of_the_folder_named_by_its_id() -> None:
+    models = sorted(p.stem for p in CHECKS_DIR.glob("*.sql") if p.stem != POPULATIONS_MODEL)
+    assert [c.check_id for c in catalog()] == models
+    assert len(models) == 13
+    for check in catalog():
+        assert check.owner in OWNERS and check.title and check.description, check
+        assert all(isinstance(v, float) for v in check.params.values()), check
+
+
+def test_the_union_reads_every_check_and_nothing_else(manifest: dict[str, Any]) -> None:
+    nodes = manifest["nodes"]
+    [union] = [n for n in nodes.values() if n["name"] == POPULATIONS_MODEL]
+    checks = {u for u, n in nodes.items() if is_check_model(n)}
+    refs = set(union["depends_on"]["nodes"])
+    assert checks <= refs
+    assert {nodes[u]["name"] for u in refs - checks} == {"int_as_of", "int_fx_rates"}
+
+
+def test_a_check_without_its_meta_is_refused_naming_it(manifest: dict[str, Any]) -> None:
+    broken = copy.deepcopy(manifest)
+    node = broken["nodes"]["model.revops.posting_late"]
+    del node["config"]["meta"]["title"]
+    with pytest.raises(CatalogError, match=r"posting_late.*title"):
+        checks_in(broken)
+    node["config"]["meta"]["title"] = "Invoice posted late"
+    node["config"]["meta"]["owner"] = "sales"
+    with pytest.raises(CatalogError, match="posting_late: owner 'sales'"):
+        checks_in(broken)
+
+
+def test_a_missing_manifest_says_how_to_prepare_it(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="make dbt-prepare"):
+        read_manifest(tmp_path / "manifest.json")
+    assert MANIFEST == DBT_PROJECT_DIR / "target" / "manifest.json"
+    json.loads(MANIFEST.read_text(encoding="utf-8"))  # prepared: the suite runs dbt-prepare
