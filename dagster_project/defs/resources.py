@@ -8,14 +8,18 @@ written into the definitions or shown in the UI). Source credentials (``STRIPE_A
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import overload
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
 from connectors.drop import SOURCE_DIR_ENV, default_drop_dir
 from connectors.load.api_mode import NetSuiteSource, SalesforceSource, StripeSource
+from connectors.load.warehouse import connect
 
 DEFAULT_HOME = "data"
 DEFAULT_REPORTING_CURRENCY = "USD"
@@ -46,6 +50,22 @@ class RevopsSettings(dg.ConfigurableResource):
     def home_path(self) -> Path:
         """The runtime home as an absolute path."""
         return Path(self.home).expanduser().resolve()
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The run's DuckDB warehouse (the file ``dbt/profiles.yml`` points dbt at too)."""
+        return self.home_path / "warehouse.duckdb"
+
+    @contextmanager
+    def warehouse(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The warehouse, opened for one step and closed after it: every step opens it here
+        (UTC session, the raw_meta bookkeeping tables; one writer at a time, pool
+        ``duckdb_warehouse``)."""
+        con = connect(self.warehouse_path, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
 
     @property
     def source_path(self) -> Path:

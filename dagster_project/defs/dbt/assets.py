@@ -45,11 +45,6 @@ def dbt_vars(settings: RevopsSettings) -> dict[str, str]:
     }
 
 
-def warehouse(settings: RevopsSettings) -> Path:
-    """The run's DuckDB warehouse, the file ``dbt/profiles.yml`` points dbt at."""
-    return settings.home_path / "warehouse.duckdb"
-
-
 CONSOLE_LOG = "console.log"  # dbt's console output of the step, in its target directory
 KEEP_RUNS = 5  # dbt artifacts (run_results, logs, compiled SQL) of the latest runs are kept
 
@@ -134,10 +129,11 @@ def dbt_models(
         keep_parse(target, target.parent)
         prune_artifacts(target.parent, keep=KEEP_RUNS)
     except DagsterDbtCliRuntimeError as err:
-        yield from with_figures(events, manifest, warehouse(settings), context.log)
+        yield from with_figures(events, manifest, settings.warehouse_path, context.log)
         failed = failed_nodes(target)
         # A test that failed for want of source data is said as a sentence about the source.
-        gaps = explain_failed_tests(str(warehouse(settings)), failed, settings.reporting_currency)
+        warehouse = str(settings.warehouse_path)
+        gaps = explain_failed_tests(warehouse, failed, settings.reporting_currency)
         if gaps:
             raise dg.Failure(description="; ".join(gaps), allow_retries=False) from err
         what = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
@@ -146,7 +142,7 @@ def dbt_models(
             "failing SQL and rows, fix the data or the model, then run again",
             allow_retries=False,
         ) from err
-    yield from with_figures(events, manifest, warehouse(settings), context.log)
+    yield from with_figures(events, manifest, settings.warehouse_path, context.log)
 
 
 @dg.definitions

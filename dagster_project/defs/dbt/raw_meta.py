@@ -11,7 +11,6 @@ No ``from __future__ import annotations``: Dagster reads these annotations at de
 
 import dagster as dg
 
-from connectors.load.warehouse import connect
 from dagster_project.defs.raw.assets import raw_table_keys
 from dagster_project.defs.resources import RevopsSettings
 
@@ -31,13 +30,10 @@ RAW_LOADS = [raw_table_keys(system)[0][0] for system in ("salesforce", "stripe",
     "(intermediate/int_as_of).",
 )
 def source_state(settings: RevopsSettings) -> dg.MaterializeResult:
-    con = connect(settings.home_path / "warehouse.duckdb")
-    try:
+    with settings.warehouse() as con:
         [(loads, exported)] = con.sql(
             "SELECT count(*), count(exported_at) FROM raw_meta.source_state"
         ).fetchall()
-    finally:
-        con.close()
     if not exported:
         raise dg.Failure(
             description="raw_meta.source_state is empty: no source was loaded, so the warehouse "

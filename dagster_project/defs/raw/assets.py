@@ -19,7 +19,6 @@ from connectors.errors import ConnectorError
 from connectors.load.api_mode import load_api_system
 from connectors.load.files_mode import load_system
 from connectors.load.loader import BatchResult
-from connectors.load.warehouse import connect
 from connectors.schemas import SPECS
 from dagster_project.defs.resources import (
     MissingCredential,
@@ -101,9 +100,7 @@ def build_raw_assets(system: str) -> dg.AssetsDefinition:
         salesforce_api: SalesforceApi,
         netsuite_api: NetSuiteApi,
     ) -> Iterator[dg.MaterializeResult]:
-        home = settings.home_path
-        con = connect(home / "warehouse.duckdb")
-        try:
+        with settings.warehouse() as con:
             apis: dict[str, StripeApi | SalesforceApi | NetSuiteApi] = {
                 "stripe": stripe_api,
                 "salesforce": salesforce_api,
@@ -136,8 +133,6 @@ def build_raw_assets(system: str) -> dg.AssetsDefinition:
                 sum(r.loaded for r in results.values()),
                 sum(r.quarantined for r in results.values()),
             )
-        finally:
-            con.close()
 
     return _load
 

@@ -23,7 +23,6 @@ import dagster as dg
 import duckdb
 from dagster_dbt import get_asset_key_for_model
 
-from connectors.load.warehouse import connect
 from dagster_project.defs.dbt.assets import dbt_models
 from dagster_project.defs.resources import RevopsSettings
 from reconciliation import metrics
@@ -82,8 +81,7 @@ def _worst_ten(con: duckdb.DuckDBPyConnection, check_id: str) -> str:
 def reconciliation(
     context: dg.AssetExecutionContext, settings: RevopsSettings
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    con = connect(settings.home_path / "warehouse.duckdb")
-    try:
+    with settings.warehouse() as con:
         try:
             summaries = run_checks(con, run_id=context.run.run_id)
         except ReconError as err:
@@ -129,8 +127,6 @@ def reconciliation(
                     "worst_ten": dg.MetadataValue.md(_worst_ten(con, s.check_id)),
                 },
             )
-    finally:
-        con.close()
 
 
 @dg.asset(
@@ -150,13 +146,10 @@ def reconciliation(
 def finance_report(
     context: dg.AssetExecutionContext, settings: RevopsSettings
 ) -> dg.MaterializeResult:
-    con = connect(settings.home_path / "warehouse.duckdb", read_only=True)
-    try:
+    with settings.warehouse(read_only=True) as con:
         path = write_report(
             con, settings.home_path / "reports", context.run.run_id, settings.reporting_currency
         )
-    finally:
-        con.close()
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 
 
@@ -172,7 +165,7 @@ def finance_report(
 )
 def serving_snapshot(settings: RevopsSettings) -> dg.MaterializeResult:
     home = settings.home_path
-    counts = publish_snapshot(home / "warehouse.duckdb", home / "serving" / "revenue.duckdb")
+    counts = publish_snapshot(settings.warehouse_path, home / "serving" / "revenue.duckdb")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(home / "serving" / "revenue.duckdb")),
