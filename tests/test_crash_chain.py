@@ -261,13 +261,16 @@ def test_the_chains_kill_inside_every_step(campaign: Campaign) -> None:
     kills = [k for c in campaign.chains for k in c.kills]
     assert {k.point.step for k in kills} == steps
     # A kill aimed inside a step that takes a while (0.3 s or more in the reference) lands
-    # there; one aimed at a step of some milliseconds may land just after it (the report says
-    # where each landed): the run is killed all the same.
+    # there; one aimed at a step of some milliseconds, or at the publish's temp file (a window
+    # of about 0.1 s), may land just after it on a busy machine (the report says where each
+    # landed): the run is killed all the same.
     long_steps = {k for k, seconds in campaign.ref.step_seconds.items() if seconds >= 0.3}
     wrong = [
         f"{k.point.name}: killed in {k.killed_in}"
         for k in kills
-        if k.point.step in long_steps - {RUN_CREATED} and k.killed_in != k.point.step
+        if k.point.step in long_steps - {RUN_CREATED}
+        and k.point.publish is None
+        and k.killed_in != k.point.step
     ]
     assert not wrong, wrong
 
