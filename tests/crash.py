@@ -432,6 +432,18 @@ class PublishWatch:
         return self.renamed - self.appeared
 
 
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "crash"
+
+
+def write_report(name: str, text: str, errors: list[str]) -> None:
+    """Keep a campaign's report in ``test-artifacts/crash/<name>``, print it (``-s``), and fail
+    on the errors its scenarios raised (their tracebacks)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_text(text, encoding="utf-8")
+    print("\n" + text)
+    assert not errors, "\n".join(errors)
+
+
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     head = list(header)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -54,13 +54,13 @@ from crash import (
     run_timelines,
     serving_fingerprint,
     sha256,
+    write_report,
 )
 
 from connectors.sandbox.generate import generate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.crash, pytest.mark.timeout(5400)]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "crash"
 WORKERS = int(os.environ.get("REVOPS_CRASH_WORKERS", "2"))
 
 
@@ -350,11 +350,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
         for result in campaign.points:
             compare(campaign, result)
     campaign.wall_seconds = time.perf_counter() - started
-    text = report(campaign)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "report.md").write_text(text, encoding="utf-8")
-    print("\n" + text)
-    assert not campaign.errors, "\n".join(campaign.errors)
+    write_report("report.md", report(campaign), campaign.errors)
     return campaign
 
 

@@ -54,13 +54,13 @@ from crash import (
     run_timelines,
     serving_fingerprint,
     sha256,
+    write_report,
 )
 
 from connectors.sandbox.generate import generate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "crash"
 # Every other point, so each chain spans every phase of a run.
 CHAINS = [KILL_POINTS[0::2], KILL_POINTS[1::2]]
 PUBLISH_CHAIN = [
@@ -244,11 +244,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
         for future in [pool.submit(task) for task in tasks]:
             future.result()
     campaign.seconds = time.perf_counter() - started
-    text = report(campaign)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "chain.md").write_text(text, encoding="utf-8")
-    print("\n" + text)
-    assert not campaign.errors, "\n".join(campaign.errors)
+    write_report("chain.md", report(campaign), campaign.errors)
     return campaign
 
 
