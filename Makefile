@@ -28,7 +28,7 @@ BENCH_DIR    ?= $(REVOPS_HOME)/bench
 UI_HOST      := 127.0.0.1
 UI_PORT      := 3000
 
-.PHONY: help setup browser dbt-prepare demo test test-crash lint dev bench
+.PHONY: help setup browser dbt-prepare demo test test-bench test-crash lint dev bench
 
 help: ## List the targets
 	@echo "revops - make targets (REVOPS_HOME=$(REVOPS_HOME))"
@@ -96,6 +96,11 @@ dev: setup dbt-prepare ## Dagster UI at http://127.0.0.1:3000 on the demo's inst
 		REVOPS_SOURCE_DIR="$${REVOPS_SOURCE_DIR:-$(REVOPS_HOME)/sandbox}" \
 		$(VENV)/bin/dg dev -h $(UI_HOST) -p $(UI_PORT)
 
+
+# The benchmark harness end to end on a tiny company (tests/test_bench_smoke.py), outside
+# `make test` for its time; .ci/run runs it after `make test`.
+test-bench: setup dbt-prepare ## The benchmark harness smoke test (about 3 minutes)
+	$(VENV)/bin/pytest -m bench
 
 # The full kill -9 campaign (tests/test_crash.py: a fresh home per kill point), about 15 minutes
 # on this machine, so outside `make test`, which runs the crash chains (tests/test_crash_chain.py).

@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.integration
+@pytest.mark.bench
 def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("# bench\n\n<!-- bench:start -->\nold\n<!-- bench:end -->\n")
