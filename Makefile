@@ -61,7 +61,7 @@ DBT_FILES := dbt/dbt_project.yml dbt/profiles.yml $(shell find dbt/models dbt/ma
 
 # The raw sources yml are written from the object declarations (connectors/schemas) first.
 dbt/target/manifest.json: $(VENV)/.synced $(DBT_FILES) $(wildcard connectors/schemas/*.py)
-	$(VENV)/bin/python -m connectors.schemas.dbt_sources
+	$(VENV)/bin/python -m connectors.schemas.derived
 	$(VENV)/bin/dbt parse --quiet --project-dir dbt --profiles-dir dbt
 	@touch $@
 

@@ -1,7 +1,7 @@
 """Each source object is declared once (``connectors/schemas``); the rest is derived from it.
 
-- The dbt sources yml of every system is what the declarations give (committed, written by
-  ``make dbt-prepare``), with portable column types.
+- The dbt sources yml of every system and docs/raw-tables.md are what the declarations give
+  (committed, written by ``make dbt-prepare``), with portable column types.
 - The drop contract's required and optional files are the declarations' files.
 - A field added to a declaration reaches the loader's table and the dbt sources alike.
 """
@@ -16,14 +16,15 @@ import pytest
 from connectors.drop import OPTIONAL_FILES, REQUIRED_FILES
 from connectors.load.warehouse import connect, ensure_tables
 from connectors.schemas import SPECS, Field
-from connectors.schemas import dbt_sources as gen
+from connectors.schemas import derived as gen
 from connectors.schemas.raw_tables import portable_type, raw_tables
 
 pytestmark = pytest.mark.unit
 
 
-def test_the_committed_dbt_sources_are_the_declarations() -> None:
-    assert gen.stale() == [], "run `python -m connectors.schemas.dbt_sources` (make dbt-prepare)"
+def test_the_committed_derived_files_are_the_declarations() -> None:
+    """The dbt sources yml and docs/raw-tables.md."""
+    assert gen.stale() == [], "run `python -m connectors.schemas.derived` (make dbt-prepare)"
 
 
 def test_sources_carry_portable_types_in_declaration_order() -> None:

@@ -2,7 +2,7 @@
 
 The loader creates its tables from :func:`raw_tables` (``connectors.load.warehouse``), and the
 dbt sources of each system (``dbt/models/staging/<system>/_<system>__sources.yml``) are
-written from it by :mod:`connectors.schemas.dbt_sources`. The types dbt sees are portable
+written from it by :mod:`connectors.schemas.derived`. The types dbt sees are portable
 names (:data:`PORTABLE_TYPES`: ``string``, ``bigint``, ``timestamp_tz``…) that the dbt macro
 ``revops_column_type`` turns into the warehouse's own type, so one declaration serves every
 adapter.

@@ -1,6 +1,6 @@
 {#-
     The warehouse type of a portable column type, as the raw sources declare them (written
-    from connectors/schemas by connectors.schemas.dbt_sources): string, bigint, integer,
+    from connectors/schemas by connectors.schemas.derived): string, bigint, integer,
     boolean, double, date, timestamp_tz, json, numeric(p,s). One implementation per adapter;
     the default one goes through dbt's cross-database type macros.
 -#}

@@ -1,7 +1,7 @@
 {#-
     on-run-start: create every declared raw table that does not exist yet, empty, with the
     columns and types its sources yml declares (portable types, see column_types.sql; the
-    yml is written from the loader's declarations by connectors.schemas.dbt_sources: see
+    yml is written from the loader's declarations by connectors.schemas.derived: see
     tests/test_dbt_project.py, which compares them). The loader creates all raw tables of a
     system on its first load, so this only matters for a system that was never loaded; an
     absent optional file is already an empty table.

@@ -1,0 +1,134 @@
+"""The files written from the object declarations (``connectors/schemas``), never edited.
+
+- ``dbt/models/staging/<system>/_<system>__sources.yml``: each raw table of
+  :func:`connectors.schemas.raw_tables.raw_tables` with its columns in order and their
+  portable types, and the system's description;
+- ``docs/raw-tables.md``: per system, each object's drop file (required or optional), its raw
+  tables and their columns.
+
+``make dbt-prepare`` writes them before it parses the dbt project; ``tests/test_schemas.py``
+fails when a committed one is stale.
+
+    python -m connectors.schemas.derived            # write the stale files
+    python -m connectors.schemas.derived --check    # exit 1 naming the stale ones
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from connectors.schemas import DESCRIPTIONS, SPECS
+from connectors.schemas.raw_tables import portable_type, raw_tables
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_STAGING = REPO / "dbt" / "models" / "staging"
+DOCS_PAGE = REPO / "docs" / "raw-tables.md"
+
+
+def sources_path(system: str, staging: Path = DBT_STAGING) -> Path:
+    return staging / system / f"_{system}__sources.yml"
+
+
+def render_sources(system: str) -> str:
+    """The sources yml of ``system``'s raw tables."""
+    lines = [
+        f"# Generated from connectors/schemas/{system}.py by `python -m "
+        "connectors.schemas.derived`",
+        "# (make dbt-prepare): edit the declaration, not this file.",
+        "version: 2",
+        "",
+        "sources:",
+        f"  - name: raw_{system}",
+        f"    schema: raw_{system}",
+        "    description: >-",
+        f"      {DESCRIPTIONS[system]}",
+        "    config:",
+        "      meta:",
+        "        # on-run-start creates a missing table with exactly these columns",
+        "        create_if_missing: true",
+        "    tables:",
+    ]
+    for spec in SPECS[system]:
+        for table in raw_tables(spec):
+            lines.append(f"      - name: {table.name}")
+            if table.description:
+                lines += ["        description: >-", f"          {table.description}"]
+            lines.append("        columns:")
+            for name, sql_type in table.columns:
+                lines += [
+                    f"          - name: {name}",
+                    f"            data_type: {portable_type(sql_type)}",
+                ]
+    return "\n".join(lines) + "\n"
+
+
+def render_docs() -> str:
+    """``docs/raw-tables.md``: the drop contract and the raw layer, object by object."""
+    out = [
+        "# Raw tables",
+        "",
+        "Written from the object declarations (`connectors/schemas/<system>.py`) by",
+        "`python -m connectors.schemas.derived` (`make dbt-prepare`): edit the declaration, not",
+        "this page. Every raw table also has `_payload` (the record as received) and `_batch_id`;",
+        "object tables `_line` and `_modified_at` too. Types are the portable names of the dbt",
+        "sources (`dbt/macros/column_types.sql`).",
+    ]
+    for system, specs in SPECS.items():
+        out += ["", f"## {system}", "", DESCRIPTIONS[system], ""]
+        out += ["| drop file | required | raw table | columns |", "|---|---|---|---|"]
+        for spec in specs:
+            for index, table in enumerate(raw_tables(spec)):
+                columns = ", ".join(
+                    f"`{name}` {portable_type(sql_type)}"
+                    for name, sql_type in table.columns
+                    if not name.startswith("_")
+                )
+                file = f"`{system}/{spec.file_name}`" if index == 0 else "(nested list)"
+                required = ("yes" if spec.file_required else "no") if index == 0 else ""
+                out.append(f"| {file} | {required} | `{table.qualified}` | {columns} |")
+    return "\n".join(out) + "\n"
+
+
+def derived_files(staging: Path = DBT_STAGING, docs: Path = DOCS_PAGE) -> dict[Path, str]:
+    """Every derived file with the text the declarations give it."""
+    files = {sources_path(system, staging): render_sources(system) for system in SPECS}
+    files[docs] = render_docs()
+    return files
+
+
+def stale(staging: Path = DBT_STAGING, docs: Path = DOCS_PAGE) -> list[Path]:
+    """The derived files that differ from what the declarations give."""
+    return [
+        path
+        for path, text in derived_files(staging, docs).items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+
+
+def write(staging: Path = DBT_STAGING, docs: Path = DOCS_PAGE) -> list[Path]:
+    """Write every stale derived file; the ones written."""
+    files = derived_files(staging, docs)
+    written = stale(staging, docs)
+    for path in written:
+        path.write_text(files[path], encoding="utf-8")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only say which files are stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        old = stale()
+        for path in old:
+            print(f"{path} is stale: run `python -m connectors.schemas.derived`", file=sys.stderr)
+        return 1 if old else 0
+    for path in write():
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
