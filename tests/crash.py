@@ -375,7 +375,12 @@ def kill_at(
         else:
             wait_until(proc, publishing, poll=0.0005, timeout=120)
             if point.publish == "window":
-                time.sleep(point.fraction * publish_window)
+                # A fraction of the reference window, but never past the rename: a publish
+                # faster than the reference's is killed just after it, not after the run ended.
+                deadline = time.monotonic() + point.fraction * publish_window
+                wait_until(
+                    proc, lambda: time.monotonic() >= deadline or not publishing(), poll=0.0005
+                )
             elif point.publish == "renamed":
                 wait_until(proc, lambda: not publishing(), poll=0.0005)
         victim_seconds = time.perf_counter() - started
