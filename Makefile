@@ -70,7 +70,7 @@ dbt-prepare: setup dbt/target/manifest.json ## Parse the dbt project into dbt/ta
 demo: setup dbt-prepare ## Generate the sandbox company and run the pipeline on it (a Dagster run)
 	REVOPS_HOME="$(REVOPS_HOME)" DAGSTER_HOME="$(DAGSTER_HOME)" $(VENV)/bin/revops demo
 
-lint: setup ## ruff check, ruff format --check, mypy (the packages of [tool.mypy])
+lint: setup ## ruff check, ruff format --check, mypy (every Python file: the files of [tool.mypy])
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy
