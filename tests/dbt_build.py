@@ -79,7 +79,7 @@ def run_results(home: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["results"]
 
 
-def mrr_cells(home: Path) -> dict[Cell, str]:
+def mrr_cells(home: Path) -> dict[Cell, str | None]:
     """metrics.mrr_monthly keyed like truth/mrr.csv: (account or stripe:<id>, month, currency)."""
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from dbt_build import dbt_build, differing, load, mrr_cells, run_results, truth_cells
+from drops import CompanyAt
 
 from connectors.sandbox import generate
 
 pytestmark = pytest.mark.integration
 
-DROPS = {
+DROPS: dict[str, CompanyAt] = {
     "300-seed42": {"customers": 300, "seed": 42},
     "300-seed11-mid-month": {
         "customers": 300,
@@ -31,12 +33,14 @@ DROPS = {
 }
 SLOW = {"10000-seed7"}
 
+Built = tuple[str, Path, Path]  # the drop's name, the drop, the home it was built in
+
 
 @pytest.fixture(
     scope="module",
     params=[pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in DROPS],
 )
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp(request.param)
     drop, home = root / "drop", root / "home"
     generate(drop, progress=False, **DROPS[request.param])
@@ -45,7 +49,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     return request.param, drop, home
 
 
-def test_mrr_equals_truth_every_cell(built) -> None:
+def test_mrr_equals_truth_every_cell(built: Built) -> None:
     name, drop, home = built
     expected, actual = truth_cells(drop), mrr_cells(home)
     diff = differing(expected, actual)
@@ -59,7 +63,7 @@ def test_mrr_equals_truth_every_cell(built) -> None:
     assert len(diff) == 0
 
 
-def test_dbt_build_passes_every_test(built) -> None:
+def test_dbt_build_passes_every_test(built: Built) -> None:
     """The build ran every model, contract, data test and unit test, and all passed."""
     name, _, home = built
     results = run_results(home)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,7 +34,7 @@ from typing import Any
 import duckdb
 import pytest
 from dbt_build import dbt, dbt_build, load
-from drops import sync_manifest
+from drops import QuietCompany, sync_manifest
 
 from connectors.load.warehouse import connect
 from connectors.sandbox.dialects import apply_dialects
@@ -43,7 +43,13 @@ from reconciliation.run import run_checks
 
 pytestmark = pytest.mark.integration
 
-SIZE = {"customers": 100, "months": 12, "seed": 13, "anomaly_rate": 0.05, "progress": False}
+SIZE: QuietCompany = {
+    "customers": 100,
+    "months": 12,
+    "seed": 13,
+    "anomaly_rate": 0.05,
+    "progress": False,
+}
 METRICS = ("metrics.mrr_monthly", "metrics.mrr_bridge", "metrics.saas_metrics")
 EXCEPTIONS = (
     "SELECT check_id, record_id, customer_id, entity, amount_at_risk_reporting, detail "
@@ -75,7 +81,7 @@ class Built:
     exceptions: Counter
     core: dict[str, tuple[list[str], list[tuple]]]
 
-    def core_rows(self, table: str, without: set[str] = frozenset()) -> Counter:
+    def core_rows(self, table: str, without: Set[str] = frozenset()) -> Counter:
         columns, rows = self.core[table]
         keep = [i for i, c in enumerate(columns) if c not in without]
         return Counter(tuple(row[i] for i in keep) for row in rows)
@@ -134,7 +140,10 @@ def sample(expected: Counter, actual: Counter, limit: int = 3) -> dict[str, list
 
 
 def assert_same(
-    expected: Built, actual: Built, provenance: Mapping[str, set[str]] = {}, skip=()
+    expected: Built,
+    actual: Built,
+    provenance: Mapping[str, set[str]] = {},
+    skip: Iterable[str] = (),
 ) -> None:
     """Metrics, open exceptions and core tables equal, the provenance columns aside."""
     problems = {
@@ -163,7 +172,7 @@ def column(built: Built, table: str, name: str) -> list[Any]:
     return [r[i] for r in rows]
 
 
-def rewrite(path: Path, change) -> None:
+def rewrite(path: Path, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> None:
     """Rewrite a JSONL file record by record (``change`` returns None to drop one)."""
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in map(change, records) if r is not None]
@@ -191,7 +200,9 @@ def single_entity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Built
 # --- variations ------------------------------------------------------------------------------
 
 
-def test_legacy_stripe_api_builds_the_same_company(baseline, tmp_path: Path) -> None:
+def test_legacy_stripe_api_builds_the_same_company(
+    baseline: tuple[Path, Built], tmp_path: Path
+) -> None:
     """line.type, the subscription's current period and charge.invoice (no invoice payments
     at all) give the same MRR, bridge, exceptions and core rows; each invoice payment is
     synthesised from its charge."""
@@ -208,7 +219,9 @@ def test_legacy_stripe_api_builds_the_same_company(baseline, tmp_path: Path) -> 
     )
 
 
-def test_usage_on_a_meter_no_price_uses_is_kept_apart(baseline, tmp_path: Path) -> None:
+def test_usage_on_a_meter_no_price_uses_is_kept_apart(
+    baseline: tuple[Path, Built], tmp_path: Path
+) -> None:
     """A second meter (storage_gb) with events for metered customers: its usage is in
     core.usage, not billable, and raises no usage_not_billed (it did, once per customer and
     month, when all of a customer's usage was compared with its metered lines)."""
@@ -257,7 +270,7 @@ def test_usage_on_a_meter_no_price_uses_is_kept_apart(baseline, tmp_path: Path) 
 
 
 def test_15_character_ids_and_rates_without_ids_build_the_same_company(
-    baseline, tmp_path: Path
+    baseline: tuple[Path, Built], tmp_path: Path
 ) -> None:
     """Salesforce ids pasted in 15 characters resolve to the same Accounts and Opportunities;
     currencyrate rows without id, and without the rows of the account's other base
@@ -287,7 +300,7 @@ def test_15_character_ids_and_rates_without_ids_build_the_same_company(
 
 
 def test_single_entity_without_multi_currency_or_oneworld_builds_the_same_company(
-    single_entity, tmp_path: Path
+    single_entity: tuple[Path, Built], tmp_path: Path
 ) -> None:
     """A US company whose Salesforce org has no CurrencyIsoCode and whose NetSuite account
     has no subsidiaries: the currency and the entity come from configuration."""
@@ -305,7 +318,9 @@ def test_single_entity_without_multi_currency_or_oneworld_builds_the_same_compan
     assert set(column(actual, "contracts", "currency")) == {"USD"}
 
 
-def test_the_org_currency_defaults_to_the_reporting_currency(single_entity, tmp_path: Path) -> None:
+def test_the_org_currency_defaults_to_the_reporting_currency(
+    single_entity: tuple[Path, Built], tmp_path: Path
+) -> None:
     """Without REVOPS_SALESFORCE_ORG_CURRENCY the org currency is the reporting currency;
     the configured one wins (here: a deliberately different one shows in the contracts)."""
     base, _ = single_entity
@@ -329,7 +344,9 @@ def test_the_org_currency_defaults_to_the_reporting_currency(single_entity, tmp_
         con.close()
 
 
-def test_a_missing_fx_rate_fails_with_the_currency_and_months(baseline, tmp_path: Path) -> None:
+def test_a_missing_fx_rate_fails_with_the_currency_and_months(
+    baseline: tuple[Path, Built], tmp_path: Path
+) -> None:
     """EUR rates into USD start late: fx_rate_available_for_mrr fails, and its failing rows
     (as --store-failures keeps them) name EUR and exactly the months valued without a rate."""
     base, _ = baseline

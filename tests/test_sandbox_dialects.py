@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from drops import QuietCompany
 
 from connectors.sandbox import generate
 from connectors.sandbox.dialects import DIALECTS, NETSUITE_COLUMNS, apply_dialects
 from connectors.sandbox.ids import salesforce_checksum
 
-SIZE = {"customers": 40, "months": 12, "seed": 42, "progress": False}
+SIZE: QuietCompany = {"customers": 40, "months": 12, "seed": 42, "progress": False}
 SYSTEMS = ("salesforce", "stripe", "netsuite")
 CONDITIONAL = {"sf-single-currency", "ns-no-oneworld"}
 
@@ -290,8 +291,8 @@ def test_stripe_legacy(base: Path, tmp_path: Path) -> None:
         assert new["current_period_end"] == item["current_period_end"]
         for it in new["items"]["data"]:
             assert "current_period_start" not in it and "current_period_end" not in it
-        rest = {k: v for k, v in new.items() if not k.startswith("current_period")}
-        assert rest | {"items": old["items"]} == old
+        others = {k: v for k, v in new.items() if not k.startswith("current_period")}
+        assert others | {"items": old["items"]} == old
     assert_consistent(drop, base, config)
 
 

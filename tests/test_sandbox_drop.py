@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from drops import QuietCompany
 
 from connectors.sandbox import generate
 from connectors.sandbox.anomalies import CHECK_IDS
@@ -67,10 +68,10 @@ def digest_tree(root: Path) -> dict[str, str]:
 
 
 def test_same_seed_gives_byte_identical_drop(tmp_path: Path) -> None:
-    args = {"customers": 150, "months": 12, "seed": 7, "progress": False}
+    args: QuietCompany = {"customers": 150, "months": 12, "seed": 7, "progress": False}
     generate(tmp_path / "a", **args)
     generate(tmp_path / "b", **args)
-    generate(tmp_path / "c", **{**args, "seed": 8})
+    generate(tmp_path / "c", **(args | {"seed": 8}))
     a, b, c = (digest_tree(tmp_path / d) for d in "abc")
     assert len(a) == 30  # manifest + 26 system files + 3 truth files
     assert a == b

@@ -19,6 +19,7 @@ import pytest
 import test_sandbox_drop as sandbox_drop
 import test_sandbox_truth as sandbox_truth
 from dbt_build import dbt_build, differing, load, mrr_cells, truth_cells
+from drops import Company, CompanyAt
 from test_recon import open_set, score, truth_set
 
 from connectors.load.warehouse import connect
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.integration
 A = datetime(2026, 6, 16, 12, 0, tzinfo=UTC)  # a Tuesday in mid-month: a day with activity
 B = A + timedelta(days=1)
 THROUGH = A + timedelta(days=3)
-COMPANY = {"customers": 300, "months": 14, "seed": 11}
+COMPANY: Company = {"customers": 300, "months": 14, "seed": 11}
 LO, HI = int(A.timestamp()), int(B.timestamp())
 
 # Record key of each file whose records have no ``id`` / ``Id`` of their own.
@@ -267,7 +268,7 @@ def test_every_changed_record_had_an_event_in_the_window(
 
 
 # Drops exported 10 days before their horizon's end: the existing truth checks hold at the cut.
-CUT_CONFIGS = {
+CUT_CONFIGS: dict[str, CompanyAt] = {
     "mid_month": {
         "customers": 250,
         "months": 14,
@@ -286,7 +287,7 @@ def cut_drop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     generate(
         out,
         progress=False,
-        **{**config, "as_of": as_of},
+        **(config | {"as_of": as_of}),
         through=as_of + timedelta(days=10),
     )
     return out

@@ -20,12 +20,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from drops import CompanyAt
 
 from connectors.sandbox import generate
 
 pytestmark = pytest.mark.integration
 
-CONFIGS = {
+CONFIGS: dict[str, CompanyAt] = {
     # default as-of (a month end) and a mid-month as-of with a short horizon
     "month_end": {"customers": 300, "months": 24, "seed": 42},
     "mid_month": {
