@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from dagster_project.definitions import defs, refresh_job
 from dagster_project.defs.dbt.figures import with_figures
@@ -65,6 +66,7 @@ def test_source_drop_materialises_counts(tmp_path: Path, minimal_drop: Path) -> 
     assert metadata["netsuite/currencyrate.jsonl"].value == 0
     assert metadata["total_records"].value == 11  # one record per required file
     assert metadata["source_dir"].value == str(minimal_drop.resolve())
+    assert isinstance(metadata["files"], dg.MarkdownMetadataValue)
     assert "stripe/invoices.jsonl" in metadata["files"].value
 
 
@@ -81,7 +83,10 @@ def test_source_drop_fails_naming_the_file(tmp_path: Path, minimal_drop: Path) -
 
     assert not result.success
     [failure] = [event for event in result.all_events if event.is_step_failure]
-    description = failure.step_failure_data.user_failure_data.description
+    user_failure = failure.step_failure_data.user_failure_data
+    assert user_failure is not None
+    description = user_failure.description
+    assert description is not None
     assert str(missing.resolve()) in description
     assert "re-export" in description
 
@@ -93,6 +98,7 @@ def test_published_assets_are_stale_after_a_day() -> None:
     for name in ("finance_report", "serving_snapshot"):
         policy = graph.get(dg.AssetKey(name)).freshness_policy
         assert isinstance(policy, dg.FreshnessPolicy), name
+        assert isinstance(policy, TimeWindowFreshnessPolicy), name  # FreshnessPolicy.time_window
         assert policy.fail_window.to_timedelta() == timedelta(days=1), name
     assert graph.get(dg.AssetKey(["metrics", "saas_metrics"])).freshness_policy is None
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dbt_build import DBT_PROJECT, dbt, dbt_build, differing, load, mrr_cells, truth_cells
 
 from connectors.load.warehouse import connect, ensure_system_tables
@@ -94,12 +95,12 @@ def test_build_passes_when_optional_raw_tables_were_never_created(tmp_path: Path
 
 
 @pytest.fixture(scope="module")
-def graph():
+def graph() -> AssetGraph:
     return defs().resolve_asset_graph()
 
 
 @pytest.mark.unit
-def test_every_dbt_source_is_the_raw_asset_that_loads_it(graph) -> None:
+def test_every_dbt_source_is_the_raw_asset_that_loads_it(graph: AssetGraph) -> None:
     translator = RevopsDbtTranslator()
     keys = {translator.get_asset_key(s) for s in dbt_sources()}
     for key in keys:
@@ -116,7 +117,7 @@ def test_every_dbt_source_is_the_raw_asset_that_loads_it(graph) -> None:
 
 
 @pytest.mark.unit
-def test_models_are_grouped_by_layer_and_built_in_the_warehouse_pool(graph) -> None:
+def test_models_are_grouped_by_layer_and_built_in_the_warehouse_pool(graph: AssetGraph) -> None:
     dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[0] in LAYERS]
     assert len(dbt_keys) == 60
     for key in dbt_keys:
@@ -155,13 +156,13 @@ def test_revops_run_loads_and_builds_in_one_dagster_run(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         [run] = instance.get_runs()
         materialized = {
-            e.dagster_event.asset_key
+            e.get_dagster_event().asset_key
             for e in instance.all_logs(
                 run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
             )
         }
         evaluations = [
-            e.dagster_event.event_specific_data
+            e.get_dagster_event().asset_check_evaluation_data
             for e in instance.all_logs(
                 run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
             )

@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -78,7 +80,7 @@ def test_operating_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         planned = instance.get_records_for_run(
             latest.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
-    keys = {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in planned}
+    keys = {_asset_key(r) for r in planned}
     assert latest.status == dg.DagsterRunStatus.SUCCESS
     assert {STAGING_MODEL, "core/invoices", "reconciliation", "serving_snapshot"} <= keys
     assert "raw_stripe/invoices" not in keys and "staging/stg_salesforce__accounts" not in keys
@@ -97,7 +99,7 @@ def test_operating_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     # 4. A second drop lands in the inbox: the sensor starts exactly one run for it.
     monkeypatch.setenv("REVOPS_INBOX", str(tmp_path / "inbox"))
     monkeypatch.setenv("REVOPS_HOME", str(home))
-    first_cursor = "\n".join(r.run_key for r in _requests(None))
+    first_cursor = "\n".join(_run_key(r) for r in _requests(None))
     second = tmp_path / "inbox" / "2026-07-31"
     generate(second, customers=80, months=8, as_of=_as_of("2026-07-31T23:59:59Z"), progress=False)
     requests = _requests(first_cursor)
@@ -110,7 +112,7 @@ def test_operating_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             tags=requests[0].tags,
         )
     assert result.success
-    assert _requests("\n".join([first_cursor, requests[0].run_key])) == []
+    assert _requests("\n".join([first_cursor, _run_key(requests[0])])) == []
     con = duckdb.connect(str(snapshot), read_only=True)
     as_of = con.sql("SELECT max(as_of) FROM recon.check_runs").fetchall()[0][0]
     con.close()
@@ -119,12 +121,24 @@ def test_operating_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def _requests(cursor: str | None) -> list[dg.RunRequest]:
     context = dg.build_sensor_context(cursor=cursor)
-    return [r for r in new_source_drop(context) if isinstance(r, dg.RunRequest)]
+    tick = new_source_drop(context)
+    assert isinstance(tick, Iterator)  # the sensor's function is a generator
+    return [r for r in tick if isinstance(r, dg.RunRequest)]
 
 
-def _as_of(text: str):
-    from datetime import datetime
+def _run_key(request: dg.RunRequest) -> str:
+    assert request.run_key is not None  # the sensor keys every run by its drop
+    return request.run_key
 
+
+def _asset_key(record: dg.EventLogRecord) -> str:
+    """The asset an ASSET_MATERIALIZATION record materialised."""
+    key = record.event_log_entry.get_dagster_event().asset_key
+    assert key is not None
+    return key.to_user_string()
+
+
+def _as_of(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 

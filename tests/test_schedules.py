@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -19,9 +20,16 @@ def write_drop(folder: Path, exported_at: str) -> Path:
     return write_minimal_drop(folder, exported_at=exported_at)
 
 
+def tick(context: dg.SensorEvaluationContext) -> Iterator[object]:
+    """What the sensor yields on one tick."""
+    result = new_source_drop(context)
+    assert isinstance(result, Iterator)  # the sensor's function is a generator
+    return result
+
+
 def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
     context = dg.build_sensor_context(cursor=cursor)
-    result = list(new_source_drop(context))
+    result = list(tick(context))
     return [r for r in result if isinstance(r, dg.RunRequest)], context.cursor
 
 
@@ -68,8 +76,9 @@ def test_a_bad_drop_launches_nothing_and_the_tick_says_why(
     bad = write_drop(inbox / "2026-06-30", "2026-06-30T23:59:59Z")
     (bad / "stripe" / "invoices.jsonl").unlink()
     context = dg.build_sensor_context(cursor=None)
-    result = list(new_source_drop(context))
+    result = list(tick(context))
     assert len(result) == 1 and isinstance(result[0], dg.SkipReason)
+    assert result[0].skip_message is not None
     assert "not run, the drop breaks its contract" in result[0].skip_message
     assert "stripe/invoices.jsonl is missing" in result[0].skip_message
     assert context.cursor is None  # looked at again next tick
@@ -88,6 +97,7 @@ def test_the_schedule_skips_a_bad_drop_with_its_reason(
     context = dg.build_schedule_context()
     skipped = daily_refresh(context)
     assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message is not None
     assert f"source drop directory {tmp_path / 'drop'} does not exist" in skipped.skip_message
     write_minimal_drop(tmp_path / "drop")
     assert isinstance(daily_refresh(context), dg.RunRequest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from browser import ARTIFACTS, open_browser
@@ -17,18 +18,18 @@ LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name load
 
 
 @pytest.fixture(scope="module")
-def ui_log(tmp_path_factory: pytest.TempPathFactory):
+def ui_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ui-log") / "dg-dev.log"
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory, ui_log) -> Iterator[int]:
+def ui(tmp_path_factory: pytest.TempPathFactory, ui_log: Path) -> Iterator[int]:
     home = tmp_path_factory.mktemp("ui")
     with dagster_ui(home, home / "dagster", ui_log) as port:
         yield port
 
 
-def test_dg_dev_serves_the_revops_location_without_warnings(ui: int, ui_log) -> None:
+def test_dg_dev_serves_the_revops_location_without_warnings(ui: int, ui_log: Path) -> None:
     entries = graphql(ui, LOCATIONS)["workspaceOrError"]["locationEntries"]
     assert [(e["name"], e["loadStatus"]) for e in entries] == [("revops", "LOADED")]
     log = ui_log.read_text()

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import duckdb
@@ -101,7 +102,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         yield Story(port, home, root, good_run)
 
 
-def values(entries: list[dict]) -> dict[str, object]:
+def values(entries: list[dict]) -> dict[str, Any]:
     """Metadata entries as label -> value (numbers as numbers)."""
     out = {}
     for e in entries:
