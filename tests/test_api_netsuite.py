@@ -141,7 +141,7 @@ def test_bad_token_secret_names_the_settings_and_hides_secrets(
     fake: FakeNetSuite, policy: RetryPolicy, sleeps: list[float]
 ) -> None:
     wrong = "0" * 64
-    options = {**fake.credentials, "token_secret": wrong}
+    options: dict[str, Any] = {**fake.credentials, "token_secret": wrong}
     with pytest.raises(ApiError) as info:
         list(
             extract_netsuite(fake.url, cert=fake.cert, policy=policy, tables=["account"], **options)
@@ -155,7 +155,7 @@ def test_bad_token_secret_names_the_settings_and_hides_secrets(
 
 
 def test_wrong_account_realm_is_refused(fake: FakeNetSuite, policy: RetryPolicy) -> None:
-    options = {**fake.credentials, "account_id": "9999999_SB1"}
+    options: dict[str, Any] = {**fake.credentials, "account_id": "9999999_SB1"}
     with pytest.raises(ApiError, match="NETSUITE_ACCOUNT_ID"):
         list(
             extract_netsuite(fake.url, cert=fake.cert, policy=policy, tables=["account"], **options)

@@ -227,7 +227,9 @@ def test_fake_rejects_a_filter_on_a_field_the_object_lacks(fake: FakeSalesforce)
     )
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.query_all(f"SELECT Id FROM Product2 WHERE SystemModstamp > {SINCE}")
-    assert info.value.content[0]["errorCode"] == "INVALID_FIELD"
+    errors: object = info.value.content  # the parsed JSON body (simple-salesforce says bytes)
+    assert isinstance(errors, list)
+    assert errors[0]["errorCode"] == "INVALID_FIELD"
     result = sf.query("SELECT Id, Name FROM Product2")
     assert result["totalSize"] == 5 and result["done"] is True
     assert set(result["records"][0]) == {"attributes", "Id", "Name"}

@@ -12,6 +12,7 @@ import json
 import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -21,6 +22,12 @@ from bench.peers.datacompy_posting import CHECK_IDS, compare, main, ours, peer, 
 from connectors.sandbox import generate
 
 pytestmark = pytest.mark.integration
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    row = con.execute(sql).fetchone()
+    assert row is not None, sql
+    return row
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +82,8 @@ def test_voided_postings_and_the_sla_are_read_alike(
         WHERE i.is_finalized AND i.total <> 0 AND {when}
         ORDER BY i.finalized_at, i.invoice_id LIMIT 1"""
     cutoff = f"TIMESTAMPTZ '{as_of.isoformat()}' - INTERVAL {sla_days} DAY"
-    (overdue,) = con.execute(posted.format(when=f"i.finalized_at <= {cutoff}")).fetchone()
-    (recent,) = con.execute(posted.format(when=f"i.finalized_at > {cutoff}")).fetchone()
+    (overdue,) = first_row(con, posted.format(when=f"i.finalized_at <= {cutoff}"))
+    (recent,) = first_row(con, posted.format(when=f"i.finalized_at > {cutoff}"))
     con.execute(
         "UPDATE core.erp_transactions SET is_voided = true "
         "WHERE type = 'CustInvc' AND external_id IN (?, ?)",

@@ -28,6 +28,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -236,8 +237,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
         return run
 
     tasks = [
-        guarded(c, lambda c=c, p=p: run_chain(c, drop, ref, p))
-        for c, p in zip(chains, CHAINS, strict=True)
+        guarded(c, partial(run_chain, c, drop, ref, p)) for c, p in zip(chains, CHAINS, strict=True)
     ]
     tasks.append(guarded(publish, lambda: run_chain(publish, next_drop, ref, PUBLISH_CHAIN)))
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -34,6 +34,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -54,6 +55,10 @@ MOVEMENTS = {
     "": "none",
 }
 ABSENT_FROM_PLAYBOOK = {"2", "3", "4"}
+
+# What the build made: (customer, month) -> (mrr, movement) of metrics.mrr_monthly, and month
+# -> the rest of the row of metrics.mrr_bridge (flows, ending MRR, active customers).
+Built = tuple[dict[tuple[str, str], tuple[Decimal, str]], dict[str, tuple[Any, ...]]]
 
 
 def sfid(prefix: str, n: int) -> str:
@@ -166,7 +171,8 @@ def write_playbook_drop(root: Path) -> dict[str, str]:
     )
     amounts = sorted({int(Decimal(p["monthly_amount"]) * 100) for p in periods})
     write_jsonl(root / "stripe" / "prices.jsonl", [price(a) for a in amounts])
-    subscriptions, invoices = [], []
+    subscriptions: list[dict[str, Any]] = []
+    invoices: list[dict[str, Any]] = []
     for p in periods:
         sid, cus = p["subscription_id"], f"cus_pb{p['customer_id']}"
         start, end = date.fromisoformat(p["start_date"]), date.fromisoformat(p["end_date"])
@@ -320,7 +326,7 @@ def write_playbook_drop(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("playbook")
     drop, home = root / "drop", root / "home"
     customer_of = write_playbook_drop(drop)
@@ -348,7 +354,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     return ours, {r[0]: r[1:] for r in bridge}
 
 
-def test_mrr_and_movements_equal_the_playbook(built) -> None:
+def test_mrr_and_movements_equal_the_playbook(built: Built) -> None:
     ours, _ = built
     theirs = read_csv("mrr.csv")
     mismatches = []
@@ -363,7 +369,7 @@ def test_mrr_and_movements_equal_the_playbook(built) -> None:
     assert mismatches == []
 
 
-def test_rows_the_playbook_does_not_report(built) -> None:
+def test_rows_the_playbook_does_not_report(built: Built) -> None:
     """Customers 2-4 (before its spine) are ours; after its last row ours are 0 and none."""
     ours, _ = built
     last_reported: dict[str, str] = defaultdict(str)
@@ -380,7 +386,7 @@ def test_rows_the_playbook_does_not_report(built) -> None:
     assert beyond and all(mrr == 0 and movement == "none" for mrr, movement in beyond)
 
 
-def test_bridge_equals_the_playbook_bridge(built) -> None:
+def test_bridge_equals_the_playbook_bridge(built: Built) -> None:
     _, bridge = built
     for row in read_csv("mrr_monthly_bridge.csv"):
         flows = ("new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr", "churned_mrr")

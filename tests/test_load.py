@@ -47,7 +47,7 @@ def write_lines(path: Path, lines: list[bytes]) -> None:
     sync_manifest(path.parents[1])  # the exporter's manifest counts what it wrote
 
 
-def edit_record(rel: str, index: int, change: Callable[[dict], None]) -> Callable[[Path], None]:
+def edit_record(rel: str, index: int, change: Callable[[dict], object]) -> Callable[[Path], None]:
     """A mutation that edits record ``index`` of ``rel`` (parsed, changed, written back)."""
 
     def mutate(drop: Path) -> None:
@@ -205,12 +205,16 @@ QUARANTINE = {
     ),
 }
 
+
+def remove_currencyrate(d: Path) -> None:
+    """Remove the optional netsuite/currencyrate.jsonl from the drop ``d``."""
+    (d / "netsuite" / "currencyrate.jsonl").unlink()
+    sync_manifest(d)  # an export without the file does not list it
+
+
 CLEAN = {
     "empty optional file": edit_lines("stripe/refunds.jsonl", lambda ls: []),
-    "missing optional file": lambda d: (
-        (d / "netsuite" / "currencyrate.jsonl").unlink(),
-        sync_manifest(d),  # an export without the file does not list it
-    ),
+    "missing optional file": remove_currencyrate,
     "duplicate ids with identical content": edit_lines(
         "stripe/charges.jsonl", lambda ls: [*ls, ls[0]]
     ),
