@@ -37,7 +37,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -355,6 +355,7 @@ def dagster_steps(home: Path) -> dict[str, Any]:
         stage: round(sum(t for k, t in steps.items() if k.startswith(prefixes)), 3)
         for stage, prefixes in STEP_STAGES.items()
     }
+    assert totals.start_time is not None and totals.end_time is not None  # the run has ended
     return {
         "run_s": round(totals.end_time - totals.start_time, 3),
         "steps_s": round(sum(steps.values()), 3),
@@ -390,7 +391,9 @@ def _profile_top(text: str, n: int = 12) -> list[str]:
 # --- one size, then the whole run ----------------------------------------------------------
 
 
-def bench_size(plan: Plan, *, with_profile: bool, with_dagster: bool, say=print) -> dict:
+def bench_size(
+    plan: Plan, *, with_profile: bool, with_dagster: bool, say: Callable[[str], None] = print
+) -> dict:
     result: dict[str, Any] = {
         "customers": plan.customers,
         "months": plan.months,

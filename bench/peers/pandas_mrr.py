@@ -103,6 +103,7 @@ def price_unit_amount(unit_amount: float, unit_amount_decimal: str | None) -> in
     """The price's unit amount in minor units (``unit_amount_decimal`` rounded if only that)."""
     if not pd.isna(unit_amount):
         return int(unit_amount)
+    assert unit_amount_decimal is not None, "a price has unit_amount or unit_amount_decimal"
     return int(Decimal(unit_amount_decimal).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
 
 
@@ -121,6 +122,11 @@ def round_half_away(value: Fraction, unit: int) -> int:
     """``value`` (minor units) rounded half away from zero to a multiple of ``unit``."""
     units = math.floor(abs(value) / unit + Fraction(1, 2))
     return (units if value >= 0 else -units) * unit
+
+
+def exact_sum(values: pd.Series) -> Fraction:
+    """The exact sum of a column of Fractions."""
+    return sum(values, Fraction(0))
 
 
 def to_major(minor: int, currency: str) -> Decimal:
@@ -169,18 +175,21 @@ def compute(warehouse: Path, as_of: datetime) -> pd.DataFrame:
         price_unit_amount(a, d)
         for a, d in zip(lines["unit_amount"], lines["unit_amount_decimal"], strict=True)
     ]
-    lines["value"] = [
-        monthly_value(int(a), d, u, int(q), i, int(c))
-        for a, d, u, q, i, c in zip(
-            lines["amount"],
-            lines["discount"],
-            lines["unit_amount"],
-            lines["quantity"],
-            lines["interval"],
-            lines["interval_count"],
-            strict=True,
-        )
-    ]
+    lines["value"] = pd.Series(
+        [
+            monthly_value(int(a), d, u, int(q), i, int(c))
+            for a, d, u, q, i, c in zip(
+                lines["amount"],
+                lines["discount"],
+                lines["unit_amount"],
+                lines["quantity"],
+                lines["interval"],
+                lines["interval_count"],
+                strict=True,
+            )
+        ],
+        index=lines.index,
+    )
     lines["customer_key"] = lines["customer"].map(keys)
     lines["currency"] = lines["currency"].str.lower()
 
@@ -199,9 +208,7 @@ def compute(warehouse: Path, as_of: datetime) -> pd.DataFrame:
 
     # 4. Exact sum per customer, currency and month, rounded to the cent.
     sums = (
-        covered.groupby(["customer_key", "currency", "month"])["value"]
-        .agg(lambda values: sum(values, Fraction(0)))
-        .reset_index()
+        covered.groupby(["customer_key", "currency", "month"])["value"].agg(exact_sum).reset_index()
     )
     sums["mrr_minor"] = [
         round_half_away(v, 10 if c in THREE_DECIMAL else 1)
@@ -220,7 +227,10 @@ def compute(warehouse: Path, as_of: datetime) -> pd.DataFrame:
         how="left",
     )
     mrr["mrr_minor"] = mrr["mrr_minor"].fillna(0).astype("int64").clip(lower=0)
-    mrr["mrr"] = [to_major(m, c) for m, c in zip(mrr["mrr_minor"], mrr["currency"], strict=True)]
+    mrr["mrr"] = pd.Series(
+        [to_major(m, c) for m, c in zip(mrr["mrr_minor"], mrr["currency"], strict=True)],
+        index=mrr.index,
+    )
 
     # 6. A customer billed in several currencies: one 'multi' row a month, no local MRR.
     billed = pd.concat(
