@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
@@ -26,6 +26,10 @@ EXIT_UNAVAILABLE = 2
 EXIT_BUSY = 3  # another run is using REVOPS_HOME
 
 UI_URL = "http://127.0.0.1:3000"
+
+
+class UsageError(ValueError):
+    """The command or its environment asks for something that cannot be (exit code 2)."""
 
 
 def _error(sentence: str) -> None:
@@ -228,9 +232,27 @@ def _report_failure(outcome: RunOutcome) -> int:
     return EXIT_FAILED
 
 
+SOURCE_ENV = "REVOPS_SOURCE"
+
+
+def _source(args: argparse.Namespace) -> str:
+    """``files`` or ``api``: ``--source``/``--source-dir`` win over ``$REVOPS_SOURCE``."""
+    if args.source is not None:
+        return str(args.source)
+    if args.source_dir is not None:
+        return "files"
+    value = os.environ.get(SOURCE_ENV, "").strip().lower() or "files"
+    if value not in ("files", "api"):
+        raise UsageError(
+            f"{SOURCE_ENV}={value!r} is neither files nor api; set it to one of them or pass "
+            "--source api / --source-dir DIR"
+        )
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``revops run``: the whole pipeline as a Dagster run on the local instance."""
-    source = "api" if args.source == "api" else "files"
+    source = _source(args)
     if source == "files":
         from connectors.drop import default_drop_dir
 
@@ -374,49 +396,126 @@ def _serving_connection() -> duckdb.DuckDBPyConnection | None:
     """A read-only connection to the serving snapshot, or None with the reason printed."""
     import duckdb
 
-    from dagster_project.launch import revops_home
-
-    path = revops_home() / "serving" / "revenue.duckdb"
+    path = _home() / "serving" / "revenue.duckdb"
     if not path.exists():
         _error(f"no serving snapshot at {path}: run `revops run` (or `revops demo`) first")
         return None
-    return duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+TABLE_LIMIT = 50  # rows the queue's table shows unless --limit says otherwise
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who acts: ``--by``, else ``$REVOPS_ACTOR``, else the login name."""
+    import getpass
+
+    return str(args.by or os.environ.get("REVOPS_ACTOR") or getpass.getuser())
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((160, 40)).columns
 
 
 def cmd_exceptions(args: argparse.Namespace) -> int:
-    """``revops exceptions``: the queue from the serving snapshot, largest amount first."""
-    from reconciliation.queue import COLUMNS, QueueError, QueueFilter, exceptions
+    """``revops exceptions [ACTION]``: the queue (pipeline state from the serving snapshot,
+    people's from the workflow store), or one action on one exception."""
+    from reconciliation.queue import QueueError, QueueFilter, exceptions
+    from reconciliation.queue_view import table, to_csv, to_json
+    from reconciliation.workflow.actions import ActionError
+    from reconciliation.workflow.store import WorkflowStore, WorkflowStoreError
 
     con = _serving_connection()
     if con is None:
         return EXIT_FAILED
     try:
-        rows = exceptions(con, QueueFilter(args.owner, args.status, args.check, args.entity))
-    except QueueError as err:
+        store = WorkflowStore.for_home(_home())
+        if args.action is not None:
+            return _exception_action(args, con, store)
+        flt = QueueFilter(
+            owner=args.owner,
+            states=tuple(args.status or ["active"]),
+            check_id=args.check,
+            entity=args.entity,
+            severity=args.severity,
+            assignee=args.assignee,
+        )
+        limit = args.limit or (TABLE_LIMIT if args.format == "table" else None)
+        queue = exceptions(con, flt, store.states(), today=datetime.now(UTC).date(), limit=limit)
+    except (QueueError, ActionError, WorkflowStoreError) as err:
         _error(str(err))
         return EXIT_FAILED
     finally:
         con.close()
-    limit = args.limit or len(rows)
-    widths = (8, 11, 27, 32, 6, 14, 9, 10)
-    header = COLUMNS[:-1]
-    print("  ".join(h[:w].ljust(w) for h, w in zip(header, widths, strict=True)) + "  detail")
-    for row in rows[:limit]:
-        cells = [
-            (
-                f"{v:,.2f}"
-                if isinstance(v, float | int) and i == 5
-                else str(v)[:10]
-                if i == 7
-                else str(v)
-            )
-            for i, v in enumerate(row[:-1])
-        ]
-        print(
-            "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + row[-1]
-        )
-    total = sum(float(r[5] or 0) for r in rows)
-    print(f"{len(rows):,} exceptions, {total:,.2f} at risk (reporting currency)")
+    if args.format == "json":
+        print(to_json(queue))
+    elif args.format == "csv":
+        sys.stdout.write(to_csv(queue))
+    else:
+        print(table(queue, _terminal_width()))
+    return EXIT_OK
+
+
+def _exception_action(args: argparse.Namespace, con: duckdb.DuckDBPyConnection, store: Any) -> int:
+    """``show``, or one of people's actions, on the exception ``args.id`` names."""
+    from reconciliation import queue as q
+    from reconciliation.queue_view import show
+    from reconciliation.workflow import actions
+    from reconciliation.workflow.targets import find_target
+
+    now = datetime.now(UTC)
+    target = find_target(con, args.id)
+    if args.action == "show":
+        states = store.states([target.exception_id])
+        row = q.one(con, target.exception_id, states, today=now.date())
+        history = q.history(con, target.exception_id)
+        print(show(row, history, store.history(target.exception_id), args.show_format))
+        return EXIT_OK
+    actor = _actor(args)
+    if args.action == "ack":
+        state = actions.acknowledge(store, target, actor=actor, now=now, note=args.note)
+    elif args.action == "assign":
+        state = actions.assign(store, target, args.person, actor=actor, now=now)
+    elif args.action == "comment":
+        state = actions.comment(store, target, args.text, actor=actor, now=now)
+    elif args.action == "snooze":
+        state = actions.snooze(store, target, args.until, actor=actor, now=now, note=args.note)
+    elif args.action == "accept":
+        state = actions.accept(store, target, args.reason, actor=actor, now=now)
+    else:
+        state = actions.reopen(store, target, actor=actor, now=now, note=args.note)
+    who = f", assigned to {state.assignee}" if state.assignee else ""
+    print(
+        f"{target.exception_id[:8]} {target.check_id} {target.record_id}: {state.state}{who} "
+        f"({args.action} by {actor})"
+    )
+    return EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """``revops trace ID``: one record's path across the three systems, from the snapshot."""
+    from reconciliation.trace import TraceError, as_json, render, trace
+
+    con = _serving_connection()
+    if con is None:
+        return EXIT_FAILED
+    try:
+        found = trace(con, args.id)
+    except TraceError as err:
+        _error(str(err))
+        return EXIT_FAILED
+    finally:
+        con.close()
+    if args.format == "json":
+        print(as_json(found))
+    else:
+        import shutil
+
+        print(render(found, width=shutil.get_terminal_size((120, 40)).columns))
     return EXIT_OK
 
 
@@ -478,6 +577,62 @@ def _names(value: str) -> list[str]:
     return names
 
 
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _add_exceptions_parser(commands: Any) -> None:
+    """``revops exceptions`` (the queue) and its actions."""
+    exceptions = commands.add_parser(
+        "exceptions",
+        help="the exception queue, and what people do with an exception",
+        description="List the queue (default: open and acknowledged exceptions, largest "
+        "amount at risk first), or act on one exception: ID is the id the queue prints "
+        "(6+ characters) or CHECK:RECORD.",
+    )
+    exceptions.add_argument("--owner", metavar="TEAM", help="finance, revops, engineering, …")
+    exceptions.add_argument(
+        "--status",
+        type=_names,
+        metavar="STATE[,STATE…]",
+        help="open, acknowledged, snoozed, accepted, resolved; active (default: open and "
+        "acknowledged) or all",
+    )
+    exceptions.add_argument("--check", metavar="ID")
+    exceptions.add_argument("--entity", metavar="CODE", help="US, UK, DE, ...")
+    exceptions.add_argument("--severity", metavar="LEVEL", help="high, medium, low")
+    exceptions.add_argument("--assignee", metavar="NAME")
+    exceptions.add_argument(
+        "--limit", type=_positive_int, metavar="N", help=f"show the top N (table: {TABLE_LIMIT})"
+    )
+    exceptions.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    exceptions.set_defaults(func=cmd_exceptions, action=None)
+    acts = exceptions.add_subparsers(dest="action", metavar="ACTION")
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = acts.add_parser(name, help=help_)
+        parser.add_argument("id", metavar="ID")
+        if name != "show":
+            parser.add_argument("--by", metavar="NAME", help="who acts (default $REVOPS_ACTOR)")
+        return parser
+
+    show = action("show", "one exception in full: detail, history, audit")
+    show.add_argument("--format", dest="show_format", choices=["table", "json"], default="table")
+    action("ack", "acknowledge: someone is on it").add_argument("--note")
+    action("assign", "give it to someone").add_argument("person", metavar="PERSON")
+    action("comment", "add a note to its history").add_argument("text", metavar="TEXT")
+    snooze = action("snooze", "hide it from the queue until a date")
+    snooze.add_argument("--until", type=_date, required=True, metavar="YYYY-MM-DD")
+    snooze.add_argument("--note")
+    action("accept", "accept as expected until its amount or detail changes").add_argument(
+        "--reason", required=True
+    )
+    action("reopen", "undo an acknowledgement, snooze or acceptance").add_argument("--note")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``revops``."""
     parser = argparse.ArgumentParser(
@@ -533,7 +688,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a source drop (default: $REVOPS_SOURCE_DIR, else $REVOPS_HOME/drop)",
     )
-    source.add_argument("--source", choices=["api"], help="extract from the source APIs")
+    source.add_argument(
+        "--source",
+        choices=["files", "api"],
+        help="where to extract from (default: $REVOPS_SOURCE, else files)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's run log")
     run.add_argument(
         "--wait", action="store_true", help="wait for a run already using REVOPS_HOME to end"
@@ -545,13 +704,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    exceptions = commands.add_parser("exceptions", help="the exception queue")
-    exceptions.add_argument("--owner", metavar="TEAM")
-    exceptions.add_argument("--status", choices=["open", "resolved", "all"], default="open")
-    exceptions.add_argument("--check", metavar="ID")
-    exceptions.add_argument("--entity", metavar="CODE", help="US, UK, DE, ...")
-    exceptions.add_argument("--limit", type=_positive_int, metavar="N", help="show the top N")
-    exceptions.set_defaults(func=cmd_exceptions)
+    _add_exceptions_parser(commands)
+
+    trace_cmd = commands.add_parser(
+        "trace", help="one record's path: opportunity → subscription → invoices → postings → …"
+    )
+    trace_cmd.add_argument(
+        "id", help="a Salesforce, Stripe or NetSuite id, or a canonical customer id"
+    )
+    trace_cmd.add_argument("--format", choices=["table", "json"], default="table")
+    trace_cmd.set_defaults(func=cmd_trace)
 
     report = commands.add_parser("report", help="(re)write the finance report")
     report.set_defaults(func=cmd_report)
@@ -566,6 +728,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
+    except UsageError as usage:
+        _error(str(usage))
+        return EXIT_UNAVAILABLE
     except RunInProgressError as busy:
         _error(str(busy))
         return EXIT_BUSY

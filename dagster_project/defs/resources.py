@@ -20,6 +20,7 @@ from pydantic import Field
 from connectors.drop import SOURCE_DIR_ENV, default_drop_dir
 from connectors.load.api_mode import NetSuiteSource, SalesforceSource, StripeSource
 from connectors.load.warehouse import connect
+from reconciliation.workflow.store import store_url
 
 DEFAULT_HOME = "data"
 DEFAULT_REPORTING_CURRENCY = "USD"
@@ -45,11 +46,26 @@ class RevopsSettings(dg.ConfigurableResource):
         default="files",
         description="REVOPS_SOURCE: 'files' (a source drop) or 'api' (the vendors' APIs).",
     )
+    salesforce_org_currency: str | None = Field(
+        default=None,
+        description="REVOPS_SALESFORCE_ORG_CURRENCY: the currency of a Salesforce org without "
+        "multi-currency (default: the reporting currency).",
+    )
+    workflow_db: str | None = Field(
+        default=None,
+        description="REVOPS_WORKFLOW_DB: SQLAlchemy URL of the exception workflow store "
+        "(default: the SQLite file $REVOPS_HOME/workflow.sqlite).",
+    )
 
     @property
     def home_path(self) -> Path:
         """The runtime home as an absolute path."""
         return Path(self.home).expanduser().resolve()
+
+    @property
+    def workflow_url(self) -> str:
+        """The workflow store's SQLAlchemy URL (secret-bearing: never log it whole)."""
+        return store_url(self.home_path, self.workflow_db)
 
     @property
     def warehouse_path(self) -> Path:
@@ -171,6 +187,8 @@ def resources() -> dg.Definitions:
                 home=_env_or("REVOPS_HOME", DEFAULT_HOME),
                 reporting_currency=_env_or("REVOPS_REPORTING_CURRENCY", DEFAULT_REPORTING_CURRENCY),
                 source=_env_or("REVOPS_SOURCE", "files"),
+                salesforce_org_currency=_env_or("REVOPS_SALESFORCE_ORG_CURRENCY", None),
+                workflow_db=_env_or("REVOPS_WORKFLOW_DB", None),
             ),
             "stripe_api": StripeApi(
                 api_key=_env_or("STRIPE_API_KEY", None),

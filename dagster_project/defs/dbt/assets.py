@@ -40,8 +40,7 @@ def dbt_vars(settings: RevopsSettings) -> dict[str, str]:
     return {
         "revops_home": str(settings.home_path),
         "reporting_currency": settings.reporting_currency,
-        "salesforce_org_currency": os.environ.get("REVOPS_SALESFORCE_ORG_CURRENCY")
-        or settings.reporting_currency,
+        "salesforce_org_currency": settings.salesforce_org_currency or settings.reporting_currency,
     }
 
 
