@@ -28,7 +28,7 @@ BENCH_DIR    ?= $(REVOPS_HOME)/bench
 UI_HOST      := 127.0.0.1
 UI_PORT      := 3000
 
-.PHONY: help setup browser dbt-prepare demo test test-bench test-crash lint dev bench
+.PHONY: help setup browser postgres dbt-prepare demo test test-bench test-crash lint dev bench
 
 help: ## List the targets
 	@echo "revops - make targets (REVOPS_HOME=$(REVOPS_HOME))"
@@ -81,8 +81,15 @@ browser: ## Install Debian's chromium for the report test when it is missing
 		echo "installing Debian's chromium for the headless report test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Debian's PostgreSQL serves the workflow store's PostgreSQL tests (tests/postgres.py starts a
+# server of its own on a free loopback port; it installs the package itself when run alone).
+postgres: ## Install Debian's postgresql for the workflow store's tests when it is missing
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql for the workflow store's tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 # pytest's exit code is make's: 5 (no tests collected) fails the target like any failure.
-test: setup lint browser dbt-prepare ## Lint, then the whole test suite
+test: setup lint browser postgres dbt-prepare ## Lint, then the whole test suite
 	$(VENV)/bin/pytest
 
 # `dg dev` serves the project's code location, `revops` ([tool.dg.project] in pyproject.toml),
