@@ -2,14 +2,16 @@
 
 A check is one dbt model in ``dbt/models/reconciliation/``, named by its check id, and its
 entry in ``_reconciliation__models.yml``: a description and ``config.meta`` with its owner,
-title, the two systems it compares, the system whose id identifies a record, and its SLA or
-tolerance parameters with their defaults (each overridden by ``REVOPS_<CHECK_ID>_<PARAM>`` in
-the environment of ``dbt build``, macro ``recon_param``). The model returns the check's whole
-population, one row per record checked::
+title, the systems it compares, the system whose id identifies a record (or ``per_record``:
+the model's own ``record_system`` column says, for a check of records of every system), and
+its SLA or tolerance parameters with their defaults (each overridden by
+``REVOPS_<CHECK_ID>_<PARAM>`` in the environment of ``dbt build``, macro ``recon_param``).
+The model returns the check's whole population, one row per record checked::
 
-    record_id, customer_id, entity, currency, amount, is_exception, detail
+    record_id, customer_id, entity, currency, amount, is_exception, detail, discrepancy_at
 
-and ``recon_checks.check_populations`` unions every check's rows with its id, owner and record
+(and ``severity``, ``record_system`` where its entry documents them), and
+``recon_checks.check_populations`` unions every check's rows with its id, owner and record
 system (``reconciliation.run`` reads it). Adding a check means adding its model, its yml
 entry and its ``depends_on`` line in ``check_populations.sql``; nothing in Python changes.
 
@@ -29,6 +31,9 @@ from typing import Any
 
 OWNERS = ("finance", "revops", "engineering", "billing")
 SYSTEMS = ("salesforce", "stripe", "netsuite")
+# config.meta.record_system of a check whose records come from any system: its model returns
+# a record_system column (documented in its yml entry), check_populations reads it.
+PER_RECORD = "per_record"
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -48,8 +53,8 @@ class Check:
         check_id: The contract id (``invoice_not_posted``…), the model's name; used in truth
             and by evaluations.
         title: A short human name for reports.
-        compares: The two systems it compares.
-        record_system: The system whose id ``record_id`` is.
+        compares: The systems it compares (two; all three for ``record_quarantined``).
+        record_system: The system whose id ``record_id`` is, or ``per_record``.
         owner: The team the exception is routed to.
         description: What an exception of the check is (the model's description).
         params: Configurable parameters with their defaults (SLA days, tolerances); each can
@@ -58,7 +63,7 @@ class Check:
 
     check_id: str
     title: str
-    compares: tuple[str, str]
+    compares: tuple[str, ...]
     record_system: str
     owner: str
     description: str = ""
@@ -67,8 +72,15 @@ class Check:
     def __post_init__(self) -> None:
         if self.owner not in OWNERS:
             raise CatalogError(f"{self.check_id}: owner {self.owner!r} not one of {OWNERS}")
-        if self.record_system not in SYSTEMS or not set(self.compares) <= set(SYSTEMS):
-            raise CatalogError(f"{self.check_id}: unknown system in {self.compares}")
+        if self.record_system not in (*SYSTEMS, PER_RECORD) or not set(self.compares) <= set(
+            SYSTEMS
+        ):
+            raise CatalogError(
+                f"{self.check_id}: unknown system in {self.compares} or record_system "
+                f"{self.record_system!r} (one of {SYSTEMS} or {PER_RECORD!r})"
+            )
+        if not 2 <= len(self.compares) <= len(SYSTEMS):
+            raise CatalogError(f"{self.check_id}: compares names {len(self.compares)} systems")
 
 
 def is_check_model(node: Mapping[str, Any]) -> bool:
@@ -88,14 +100,19 @@ def check_of(node: Mapping[str, Any]) -> Check:
     name = node["name"]
     meta = node["config"]["meta"]
     try:
-        compares = tuple(meta["compares"])
+        compares = tuple(str(system) for system in meta["compares"])
         params = {str(k): float(v) for k, v in (meta.get("params") or {}).items()}
-        if len(compares) != 2:
-            raise CatalogError(f"{name}: compares names {len(compares)} systems, not 2")
+        if meta["record_system"] == PER_RECORD and "record_system" not in (
+            node.get("columns") or {}
+        ):
+            raise CatalogError(
+                f"{name}: record_system is {PER_RECORD!r} but its entry in "
+                f"{node.get('patch_path') or 'its yml'} documents no record_system column"
+            )
         return Check(
             check_id=name,
             title=str(meta["title"]),
-            compares=(str(compares[0]), str(compares[1])),
+            compares=compares,
             record_system=str(meta["record_system"]),
             owner=str(meta["owner"]),
             description=str(node.get("description") or ""),

@@ -15,6 +15,26 @@ import duckdb
 AGE_BUCKETS = ("0-2 days", "3-7 days", "8-30 days", "> 30 days")
 
 
+def _bucket(days: str) -> str:
+    """SQL: the age bucket of a number of days."""
+    return (
+        f"CASE WHEN {days} <= 2 THEN '0-2 days' WHEN {days} <= 7 THEN '3-7 days' "
+        f"WHEN {days} <= 30 THEN '8-30 days' ELSE '> 30 days' END"
+    )
+
+
+def _discrepancy_start(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: when an exception's discrepancy started: its ``discrepancy_at``, else (a check
+    with no source event, or a snapshot published before the column existed) when the queue
+    first saw it."""
+    has = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'recon' AND table_name = 'exceptions' "
+        "AND column_name = 'discrepancy_at'"
+    ).fetchall()[0][0]
+    return "coalesce(discrepancy_at, first_seen_at)" if has else "first_seen_at"
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict]:
     rel = con.execute(sql, params or [])
     names = [d[0] for d in rel.description]
@@ -51,21 +71,49 @@ def posting_latency(con: duckdb.DuckDBPyConnection, sla_days: float = 2) -> list
     )
 
 
+def _open_aged(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: the open exceptions with ``age_days`` (since the discrepancy started) and
+    ``queue_days`` (since the queue first saw it), at the latest run's as-of instant."""
+    return f"""
+        SELECT e.*,
+               date_diff('day', {_discrepancy_start(con)}, a.as_of) AS age_days,
+               date_diff('day', e.first_seen_at, a.as_of) AS queue_days
+        FROM recon.exceptions e
+        CROSS JOIN (SELECT max(as_of) AS as_of FROM recon.check_runs) a
+        WHERE e.status = 'open'
+    """
+
+
 def open_by_owner_and_age(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    """Open exceptions and amount at risk by owner, check, entity and age bucket."""
+    """Open exceptions and amount at risk by owner, check, entity and age bucket.
+
+    The age is the discrepancy's (since the source event that started it, ``discrepancy_at``;
+    since the queue first saw it when a check has none); ``oldest_days`` is the largest, and
+    ``max_days_in_queue`` the longest any of them has been in the queue.
+    """
     return _rows(
         con,
-        """
-        WITH open_ex AS (
-            SELECT *, date_diff('day', first_seen_at,
-                                (SELECT max(as_of) FROM recon.check_runs)) AS age_days
-            FROM recon.exceptions WHERE status = 'open'
-        )
+        f"""
+        WITH open_ex AS ({_open_aged(con)})
         SELECT owner, check_id, coalesce(entity, '?') AS entity,
-               CASE WHEN age_days <= 2 THEN '0-2 days' WHEN age_days <= 7 THEN '3-7 days'
-                    WHEN age_days <= 30 THEN '8-30 days' ELSE '> 30 days' END AS age_bucket,
-               count(*) AS exceptions, sum(amount_at_risk_reporting) AS amount_at_risk
+               {_bucket("age_days")} AS age_bucket,
+               count(*) AS exceptions, sum(amount_at_risk_reporting) AS amount_at_risk,
+               max(age_days) AS oldest_days, max(queue_days) AS max_days_in_queue
         FROM open_ex GROUP BY ALL ORDER BY owner, check_id, entity, age_bucket
+        """,
+    )
+
+
+def open_by_owner_and_queue_age(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Open exceptions and amount at risk by owner and time in the queue (since the run that
+    first saw them), in the age buckets."""
+    return _rows(
+        con,
+        f"""
+        WITH open_ex AS ({_open_aged(con)})
+        SELECT owner, {_bucket("queue_days")} AS age_bucket,
+               count(*) AS exceptions, sum(amount_at_risk_reporting) AS amount_at_risk
+        FROM open_ex GROUP BY ALL ORDER BY owner, age_bucket
         """,
     )
 
@@ -114,12 +162,15 @@ def latest_check_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def top_exceptions(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict]:
+    """The largest open exceptions, with the age of their discrepancy and time in queue."""
     return _rows(
         con,
-        """
+        f"""
+        WITH open_ex AS ({_open_aged(con)})
         SELECT check_id, owner, severity, record_id, entity, amount_at_risk_reporting,
-               first_seen_at, detail
-        FROM recon.exceptions WHERE status = 'open'
+               first_seen_at, {_discrepancy_start(con)} AS discrepancy_at, age_days,
+               queue_days, detail
+        FROM open_ex
         ORDER BY amount_at_risk_reporting DESC NULLS LAST, first_seen_at, check_id, record_id
         LIMIT ?
         """,

@@ -153,7 +153,7 @@ def hbar_chart(rows: list[tuple[str, float, str]], chart_id: str, width: int = 4
     return "".join(parts)
 
 
-def aging_chart(by_age: list[dict], width: int = 420) -> str:
+def aging_chart(by_age: list[dict], width: int = 420, chart_id: str = "aging") -> str:
     """Open exceptions per owner, stacked by age bucket."""
     owners = sorted({r["owner"] for r in by_age})
     if not owners:
@@ -166,7 +166,7 @@ def aging_chart(by_age: list[dict], width: int = 420) -> str:
     row_h, label_w = 26, 110
     height = row_h * len(owners) + 30
     parts = [
-        f'<svg class="chart" id="aging" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+        f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
     ]
     for i, owner in enumerate(owners):
         x, yy = float(label_w), 5 + i * row_h
@@ -255,6 +255,7 @@ def build_report(con: duckdb.DuckDBPyConnection, reporting_currency: str = "USD"
     owners = metrics.summary_by_owner(con)
     runs = metrics.latest_check_runs(con)
     by_age = metrics.open_by_owner_and_age(con)
+    by_queue_age = metrics.open_by_owner_and_queue_age(con)
     latency = metrics.posting_latency(con)
     lag = metrics.activation_lag(con)
     top = metrics.top_exceptions(con, 25)
@@ -296,14 +297,15 @@ def build_report(con: duckdb.DuckDBPyConnection, reporting_currency: str = "USD"
 {bridge_chart(bridge, reporting_currency)}
 {table(bridge, [("month", "Month"), ("starting_mrr", "Starting"), ("new", "New"), ("expansion", "Expansion"), ("reactivation", "Reactivation"), ("contraction", "Contraction"), ("churn", "Churn"), ("fx", "FX"), ("ending_mrr", "Ending"), ("active_customers", "Active")], "bridge-table")}
 <h2>Exceptions by owner</h2>
-<div class="row"><div><h3>Amount at risk and count</h3>{owner_chart}</div><div><h3>Aging (open)</h3>{aging_chart(by_age)}</div></div>
+<div class="row"><div><h3>Amount at risk and count</h3>{owner_chart}</div><div><h3>Aging (open, since the discrepancy started)</h3>{aging_chart(by_age)}</div><div><h3>Time in queue (open)</h3>{aging_chart(by_queue_age, chart_id="queue-aging")}</div></div>
+{table(by_age, [("owner", "Owner"), ("check_id", "Check"), ("entity", "Entity"), ("age_bucket", "Age"), ("exceptions", "Open"), ("amount_at_risk", "At risk"), ("oldest_days", "Oldest (days)"), ("max_days_in_queue", "Longest in queue (days)")], "aging-table")}
 <h2>Checks</h2>
 {table(runs, [("check_id", "Check"), ("owner", "Owner"), ("records_checked", "Checked"), ("exceptions_open", "Open"), ("exceptions_new", "New"), ("exceptions_resolved", "Resolved"), ("amount_at_risk_reporting", "At risk"), ("match_rate", "Match rate")], "checks")}
 <h2>Posting latency (Stripe finalized → NetSuite invoice)</h2>
 {table(latency, [("entity", "Entity"), ("invoices", "Invoices"), ("p50_hours", "p50 h"), ("p95_hours", "p95 h"), ("max_hours", "max h"), ("over_sla", "Over SLA")], "latency")}
 <p class="meta">Activation lag (close → subscription start): p50 {esc(_num(lag.get("p50_days")))} days, p95 {esc(_num(lag.get("p95_days")))} days over {esc(lag.get("deals"))} deals.</p>
 <h2>Top open exceptions</h2>
-{table(top, [("severity", "Severity"), ("owner", "Owner"), ("check_id", "Check"), ("entity", "Entity"), ("amount_at_risk_reporting", "At risk"), ("detail", "What to do about it")], "top-exceptions")}
+{table(top, [("severity", "Severity"), ("owner", "Owner"), ("check_id", "Check"), ("entity", "Entity"), ("amount_at_risk_reporting", "At risk"), ("discrepancy_at", "Since"), ("age_days", "Age (days)"), ("queue_days", "In queue (days)"), ("detail", "What to do about it")], "top-exceptions")}
 <script>{SCRIPT}</script>
 </body></html>
 """

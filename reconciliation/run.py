@@ -7,6 +7,12 @@ the warehouse as it is now; the found exceptions are merged into ``recon.excepti
 row per ``(check_id, record_id)`` ever found, with a stable ``exception_id``), every
 transition is appended to ``recon.exception_events``, and ``recon.check_runs`` gets one row
 per run and check. The merge is one transaction: a run that fails changes nothing.
+
+An exception's age is its discrepancy's: ``discrepancy_at`` is the instant of the source event
+that started it (the check says which), else, when a check has none, the run that first saw
+it (``first_seen_at``, ``first_seen_run_id``). A check may set a record's severity itself
+(``check_populations.severity``, kept as ``severity_override``); else the rule of
+:class:`Severity` decides.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ DDL = (
         customer_id VARCHAR, entity VARCHAR, owner VARCHAR, severity VARCHAR,
         amount_at_risk_reporting DECIMAL(18,2), currency VARCHAR, amount_local DECIMAL(18,2),
         detail VARCHAR, status VARCHAR, first_seen_at TIMESTAMPTZ, last_seen_at TIMESTAMPTZ,
-        resolved_at TIMESTAMPTZ, times_reopened INTEGER, last_run_id VARCHAR)""",
+        resolved_at TIMESTAMPTZ, times_reopened INTEGER, last_run_id VARCHAR,
+        discrepancy_at TIMESTAMPTZ, first_seen_run_id VARCHAR, severity_override VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS recon.exception_events (
         exception_id VARCHAR, check_id VARCHAR, record_id VARCHAR, event VARCHAR,
         event_at TIMESTAMPTZ, run_id VARCHAR, detail VARCHAR)""",
@@ -44,6 +51,37 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS recon.check_entity_runs (
         run_id VARCHAR, check_id VARCHAR, entity VARCHAR, records_checked BIGINT,
         exceptions BIGINT)""",
+)
+# Columns added to a table after its first release, so a warehouse an older revops created
+# gets them (empty) instead of failing: (table, column, type). Table DDL above lists them too.
+ADDED_COLUMNS = (
+    ("recon.exceptions", "discrepancy_at", "TIMESTAMPTZ"),
+    ("recon.exceptions", "first_seen_run_id", "VARCHAR"),
+    ("recon.exceptions", "severity_override", "VARCHAR"),
+)
+# The columns of recon.exceptions in their order (an older table has the added ones last too).
+EXCEPTION_COLUMNS = (
+    "exception_id",
+    "check_id",
+    "record_system",
+    "record_id",
+    "customer_id",
+    "entity",
+    "owner",
+    "severity",
+    "amount_at_risk_reporting",
+    "currency",
+    "amount_local",
+    "detail",
+    "status",
+    "first_seen_at",
+    "last_seen_at",
+    "resolved_at",
+    "times_reopened",
+    "last_run_id",
+    "discrepancy_at",
+    "first_seen_run_id",
+    "severity_override",
 )
 
 
@@ -57,8 +95,9 @@ class ReconError(RuntimeError):
 
 @dataclass(frozen=True)
 class Severity:
-    """Severity rules: high at ``high_amount`` or older than ``high_age_days``, medium above
-    ``medium_amount``, else low (reporting currency; configurable)."""
+    """Severity rules: high at ``high_amount`` or when the discrepancy is older than
+    ``high_age_days`` at the as-of instant, medium above ``medium_amount``, else low
+    (reporting currency; configurable). A check's own severity for a record comes first."""
 
     high_amount: float = 10_000
     medium_amount: float = 1_000
@@ -105,7 +144,7 @@ def _collect(con: duckdb.DuckDBPyConnection, checks: tuple[Check, ...]) -> None:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _population AS "
             "SELECT check_id, owner, record_system, record_id, customer_id, entity, currency, "
-            "amount, amount_at_risk_reporting, is_exception, detail "
+            "amount, amount_at_risk_reporting, is_exception, detail, discrepancy_at, severity "
             f"FROM {POPULATIONS} WHERE check_id IN ({ids})"
         )
     except duckdb.Error as err:
@@ -138,6 +177,31 @@ def _failing(
     return failing
 
 
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ``recon`` tables, and add the columns a newer revops has to older ones
+    (existing rows get NULL there; ``first_seen_run_id`` is filled from the history)."""
+    for ddl in DDL:
+        con.execute(ddl)
+    missing = [
+        (table, column, sql_type)
+        for table, column, sql_type in ADDED_COLUMNS
+        if not con.execute(
+            "SELECT 1 FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name || '.' || table_name = ? AND column_name = ?",
+            [table, column],
+        ).fetchall()
+    ]
+    for table, column, sql_type in missing:
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+    if ("recon.exceptions", "first_seen_run_id", "VARCHAR") in missing:
+        con.execute(
+            """UPDATE recon.exceptions e SET first_seen_run_id = o.run_id
+            FROM (SELECT exception_id, arg_min(run_id, event_at) AS run_id
+                  FROM recon.exception_events WHERE event = 'opened' GROUP BY exception_id) o
+            WHERE o.exception_id = e.exception_id AND e.first_seen_run_id IS NULL"""
+        )
+
+
 def run_checks(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -150,8 +214,7 @@ def run_checks(
     The checks judge as of the warehouse's as-of instant (:func:`latest_as_of`), with the
     parameters and the reporting currency of the ``dbt build`` that created their models.
     """
-    for ddl in DDL:
-        con.execute(ddl)
+    ensure_tables(con)
     severity = severity or Severity()
     as_of = latest_as_of(con)
     run_id = run_id or str(uuid.uuid4())
@@ -162,16 +225,20 @@ def run_checks(
         """CREATE OR REPLACE TEMP TABLE _found AS
         SELECT md5(p.check_id || ':' || p.record_id) AS exception_id, p.check_id,
                p.record_system, p.record_id, p.customer_id, p.entity, p.owner, p.currency,
-               p.amount AS amount_local, p.amount_at_risk_reporting, p.detail
+               p.amount AS amount_local, p.amount_at_risk_reporting, p.detail,
+               p.discrepancy_at, p.severity AS severity_override
         FROM _population p
         WHERE p.is_exception
         QUALIFY row_number() OVER (PARTITION BY p.check_id, p.record_id ORDER BY p.detail) = 1"""
     )
     ran = ", ".join(f"'{c.check_id}'" for c in checks)
     ran_owners = ", ".join(f"('{c.check_id}', '{c.owner}')" for c in checks)
+    # The age is the discrepancy's (the queue's when a check gives no source event).
     sev = (
-        f"CASE WHEN coalesce(amount_at_risk_reporting, 0) >= {severity.high_amount} "
-        f"OR {ts} - first_seen_at > INTERVAL {severity.high_age_days} DAY THEN 'high' "
+        "CASE WHEN severity_override IS NOT NULL THEN severity_override "
+        f"WHEN coalesce(amount_at_risk_reporting, 0) >= {severity.high_amount} "
+        f"OR {ts} - coalesce(discrepancy_at, first_seen_at) "
+        f"> INTERVAL {severity.high_age_days} DAY THEN 'high' "
         f"WHEN coalesce(amount_at_risk_reporting, 0) >= {severity.medium_amount} THEN 'medium' "
         "ELSE 'low' END"
     )
@@ -207,14 +274,16 @@ def run_checks(
                 customer_id = f.customer_id, entity = f.entity, currency = f.currency,
                 amount_local = f.amount_local,
                 amount_at_risk_reporting = f.amount_at_risk_reporting,
-                detail = f.detail, last_run_id = '{run_id}'
+                detail = f.detail, last_run_id = '{run_id}',
+                discrepancy_at = f.discrepancy_at, severity_override = f.severity_override
             FROM _found f WHERE f.exception_id = e.exception_id"""
         )
         con.execute(
-            f"""INSERT INTO recon.exceptions
+            f"""INSERT INTO recon.exceptions ({", ".join(EXCEPTION_COLUMNS)})
             SELECT f.exception_id, f.check_id, f.record_system, f.record_id, f.customer_id,
                    f.entity, f.owner, NULL, f.amount_at_risk_reporting, f.currency,
-                   f.amount_local, f.detail, 'open', {ts}, {ts}, NULL, 0, '{run_id}'
+                   f.amount_local, f.detail, 'open', {ts}, {ts}, NULL, 0, '{run_id}',
+                   f.discrepancy_at, '{run_id}', f.severity_override
             FROM _found f WHERE f.exception_id NOT IN (SELECT exception_id FROM recon.exceptions)"""
         )
         con.execute(f"UPDATE recon.exceptions SET severity = {sev} WHERE status = 'open'")

@@ -13,6 +13,7 @@ from reconciliation.catalog import (
     DBT_PROJECT_DIR,
     MANIFEST,
     OWNERS,
+    PER_RECORD,
     POPULATIONS_MODEL,
     CatalogError,
     catalog,
@@ -34,7 +35,7 @@ def manifest() -> dict[str, Any]:
 def test_each_check_is_one_model_of_the_folder_named_by_its_id() -> None:
     models = sorted(p.stem for p in CHECKS_DIR.glob("*.sql") if p.stem != POPULATIONS_MODEL)
     assert [c.check_id for c in catalog()] == models
-    assert len(models) == 13
+    assert len(models) == 14
     for check in catalog():
         assert check.owner in OWNERS and check.title and check.description, check
         assert all(isinstance(v, float) for v in check.params.values()), check
@@ -59,6 +60,25 @@ def test_a_check_without_its_meta_is_refused_naming_it(manifest: dict[str, Any])
     node["config"]["meta"]["owner"] = "sales"
     with pytest.raises(CatalogError, match="posting_late: owner 'sales'"):
         checks_in(broken)
+
+
+def test_a_check_of_records_of_every_system_says_so_per_record(
+    manifest: dict[str, Any],
+) -> None:
+    node = manifest["nodes"]["model.revops.record_quarantined"]
+    [check] = [c for c in catalog() if c.check_id == "record_quarantined"]
+    assert (check.owner, check.record_system) == ("engineering", PER_RECORD)
+    assert set(check.compares) == {"salesforce", "stripe", "netsuite"}
+    # the union reads its own record_system and severity, and every check's discrepancy_at
+    assert {"record_system", "severity", "discrepancy_at"} <= set(node["columns"])
+    broken = copy.deepcopy(manifest)
+    del broken["nodes"]["model.revops.record_quarantined"]["columns"]["record_system"]
+    with pytest.raises(CatalogError, match="record_quarantined: record_system is 'per_record'"):
+        checks_in(broken)
+    other = copy.deepcopy(manifest)
+    other["nodes"]["model.revops.posting_late"]["config"]["meta"]["record_system"] = "erp"
+    with pytest.raises(CatalogError, match="posting_late: unknown system"):
+        checks_in(other)
 
 
 def test_a_missing_manifest_says_how_to_prepare_it(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 
 from dagster_project.definitions import defs
 from dagster_project.defs.dbt.project import manifest_path
@@ -119,6 +120,17 @@ def test_every_published_model_reaches_the_snapshot(graph, manifest) -> None:
     for key in [*published, RECON]:
         assert dg.AssetKey("serving_snapshot") in downstream(graph, key), key
     assert dg.AssetKey("finance_report") in downstream(graph, RECON)
+
+
+def test_quarantine_reaches_its_check_and_the_snapshot(graph: AssetGraph) -> None:
+    quarantines = [
+        dg.AssetKey([f"raw_{s}", "quarantine"]) for s in ("salesforce", "stripe", "netsuite")
+    ]
+    check = dg.AssetKey(["recon_checks", "record_quarantined"])
+    for key in quarantines:
+        below = downstream(graph, key)
+        assert check in below and RECON in below, key
+        assert dg.AssetKey("serving_snapshot") in graph.get(key).child_keys, key  # published
 
 
 def test_each_check_is_an_asset_check_and_every_asset_is_described(graph) -> None:

@@ -128,7 +128,10 @@ def test_open_exceptions_equal_truth_per_check(built: tuple[Path, Path]) -> None
     print(f"\n{drop.parent.name}: check precision recall found truth")
     for check, (p, r, nf, nt) in scores.items():
         print(f"  {check:<28} {p:9.3f} {r:6.3f} {nf:5d} {nt:5d}")
-    assert all(nt > 0 for _, _, _, nt in scores.values())  # every check has a case
+    # every check has a case, but record_quarantined: the sandbox writes no broken record
+    # (tests/test_quarantine_exceptions.py breaks some), so it must find none
+    assert all(nt > 0 for c, (_, _, _, nt) in scores.items() if c != "record_quarantined")
+    assert scores["record_quarantined"][2:] == (0, 0)
     assert {c: (p, r) for c, (p, r, _, _) in scores.items()} == {c: (1.0, 1.0) for c in scores}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.schemas.fields import Field, ObjectSpec
-from connectors.schemas.raw_tables import raw_tables
+from connectors.schemas.raw_tables import quarantine_table, raw_tables
 
 META_DDL = (
     "CREATE SCHEMA IF NOT EXISTS raw_meta",
@@ -42,12 +42,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: ObjectSpec) -> None:
     """Create ``raw_<system>`` with its quarantine, the object's table and its child tables."""
     schema = f"raw_{spec.system}"
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {schema}.quarantine (
-            batch_id VARCHAR, file VARCHAR, line BIGINT, object VARCHAR, record_id VARCHAR,
-            rule VARCHAR, payload VARCHAR, quarantined_at TIMESTAMPTZ)"""
-    )
-    for table in raw_tables(spec):
+    for table in (quarantine_table(spec.system), *raw_tables(spec)):
         cols = ", ".join(f'"{name}" {sql_type}' for name, sql_type in table.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {table.qualified} ({cols})")
         _add_new_columns(con, schema, table.name, table.fields)

@@ -1,8 +1,9 @@
 """The raw tables an object declaration makes: their columns and types, said once.
 
-The loader creates its tables from :func:`raw_tables` (``connectors.load.warehouse``), and the
-dbt sources of each system (``dbt/models/staging/<system>/_<system>__sources.yml``) are
-written from it by :mod:`connectors.schemas.derived`. The types dbt sees are portable
+The loader creates its tables from :func:`raw_tables` and :func:`quarantine_table`
+(``connectors.load.warehouse``), and the dbt sources of each system
+(``dbt/models/staging/<system>/_<system>__sources.yml``) are written from them by
+:mod:`connectors.schemas.derived`. The types dbt sees are portable
 names (:data:`PORTABLE_TYPES`: ``string``, ``bigint``, ``timestamp_tz``…) that the dbt macro
 ``revops_column_type`` turns into the warehouse's own type, so one declaration serves every
 adapter.
@@ -96,3 +97,35 @@ def raw_tables(spec: ObjectSpec) -> tuple[RawTable, ...]:
             )
         )
     return tuple(tables)
+
+
+# Where the loader puts each record that fails validation, one table per system, with every
+# rule it breaks in words (docs/architecture.md, "Quarantine"). ``payload`` is the line as
+# received (text: it may not be JSON); ``record_id`` its key when one could be read (parts of
+# a composite key joined by ``|``), else NULL.
+QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("batch_id", "VARCHAR"),
+    ("file", "VARCHAR"),
+    ("line", "BIGINT"),
+    ("object", "VARCHAR"),
+    ("record_id", "VARCHAR"),
+    ("rule", "VARCHAR"),
+    ("payload", "VARCHAR"),
+    ("quarantined_at", "TIMESTAMPTZ"),
+)
+QUARANTINE_DESCRIPTION = (
+    "Records of the system that failed validation, one row per record and load: batch, file "
+    "(file:<path> or api:<request>), 1-based line, object (drop file stem), record id, every "
+    "rule broken in words, the line as received, when."
+)
+
+
+def quarantine_table(system: str) -> RawTable:
+    """``raw_<system>.quarantine``: the records of ``system`` the loader refused."""
+    return RawTable(system, "quarantine", QUARANTINE_COLUMNS, (), QUARANTINE_DESCRIPTION)
+
+
+def system_raw_tables(system: str, specs: tuple[ObjectSpec, ...]) -> tuple[RawTable, ...]:
+    """Every raw table of ``system``: each object's tables in declaration order, then its
+    quarantine."""
+    return (*(t for spec in specs for t in raw_tables(spec)), quarantine_table(system))

@@ -165,3 +165,142 @@
 {% macro duckdb__recon_name_similarity(a, b) -%}
     jaro_winkler_similarity({{ a }}, {{ b }})
 {%- endmacro %}
+
+
+{#-
+    Reading a quarantined record (`staging/meta/stg_meta__quarantined_records`, the quarantine
+    tables of the three systems): its line as received need not be JSON, and its values need
+    not have the types the declarations want (that is why it is there).
+-#}
+
+{#- `text` when it holds a JSON object, else null. -#}
+{% macro recon_json_object(text) -%}
+    {{ return(adapter.dispatch('recon_json_object', 'revops')(text)) }}
+{%- endmacro %}
+
+{% macro default__recon_json_object(text) -%}
+    {{ exceptions.raise_compiler_error(
+        'recon_json_object has no implementation for adapter ' ~ adapter.type()
+        ~ ': add ' ~ adapter.type() ~ '__recon_json_object to macros/reconciliation.sql') }}
+{%- endmacro %}
+
+{% macro duckdb__recon_json_object(text) -%}
+    case when json_valid({{ text }}) then
+        case when json_type({{ text }}) = 'OBJECT' then {{ text }} end
+    end
+{%- endmacro %}
+
+
+{#- The value at `path` (`$.a.b`, a JSONPath) of `json` (a JSON object as text) as text; null
+    when absent or null. -#}
+{% macro recon_json_text(json, path) -%}
+    {{ return(adapter.dispatch('recon_json_text', 'revops')(json, path)) }}
+{%- endmacro %}
+
+{% macro default__recon_json_text(json, path) -%}
+    {{ exceptions.raise_compiler_error(
+        'recon_json_text has no implementation for adapter ' ~ adapter.type()
+        ~ ': add ' ~ adapter.type() ~ '__recon_json_text to macros/reconciliation.sql') }}
+{%- endmacro %}
+
+{% macro duckdb__recon_json_text(json, path) -%}
+    json_extract_string({{ json }}, '{{ path }}')
+{%- endmacro %}
+
+
+{#- `value` as `type`, null where it does not convert (a string where a number belongs). -#}
+{% macro recon_try_cast(value, type) -%}
+    {{ return(adapter.dispatch('recon_try_cast', 'revops')(value, type)) }}
+{%- endmacro %}
+
+{% macro default__recon_try_cast(value, type) -%}
+    {{ dbt.safe_cast(value, type) }}
+{%- endmacro %}
+
+{% macro duckdb__recon_try_cast(value, type) -%}
+    try_cast({{ value }} as {{ type }})
+{%- endmacro %}
+
+
+{#- The drop file a quarantine's `file` names, as `<system>/<file>` (`file:/home/x/drop/stripe/
+    invoices.jsonl` -> `stripe/invoices.jsonl`); a record of another source (`api:<request>`)
+    as written. -#}
+{% macro recon_source_file_name(file) -%}
+    {{ return(adapter.dispatch('recon_source_file_name', 'revops')(file)) }}
+{%- endmacro %}
+
+{% macro default__recon_source_file_name(file) -%}
+    {{ exceptions.raise_compiler_error(
+        'recon_source_file_name has no implementation for adapter ' ~ adapter.type()
+        ~ ': add ' ~ adapter.type() ~ '__recon_source_file_name to macros/reconciliation.sql') }}
+{%- endmacro %}
+
+{% macro duckdb__recon_source_file_name(file) -%}
+    case when starts_with({{ file }}, 'file:')
+         then regexp_extract({{ file }}, '[^/]+/[^/]+$')
+         else {{ file }} end
+{%- endmacro %}
+
+
+{#-
+    Whether the loader still holds back quarantined record `q` (a row of
+    stg_meta__quarantined_records): a record with a key while no version of it is loaded
+    (the loader's own test for holding its dependants: a corrected record that loads resolves
+    it); a line whose key could not be read while it is in the latest batch of its object
+    that quarantined anything.
+-#}
+{% macro recon_quarantine_held(q) -%}
+    case when {{ q }}.has_record_id
+         then not exists (
+             select 1 from {{ ref('stg_meta__loaded_quarantined_records') }} as loaded
+             where loaded.system = {{ q }}.system and loaded.object = {{ q }}.object
+               and loaded.record_id = {{ q }}.record_id
+         )
+         else {{ q }}.is_in_latest_batch
+    end
+{%- endmacro %}
+
+
+{#-
+    A check's sentence about a missing counterpart, unless that counterpart is a record the
+    loader quarantined (and still holds back): then the sentence says so, naming the rule,
+    the file and the line, instead of claiming the record does not exist.
+
+        lead || claim                                         (nothing quarantined)
+        lead || ': ' || <subject> || ' was quarantined: ' || rule || ' (' || file || ' line '
+             || line || ')'                                   (a held quarantined record)
+
+    `system`, `objects`: where the counterpart would come from (drop file stems: 'invoices',
+    'transaction'…); `match`: the SQL value it is looked up by, compared with the quarantined
+    record's `by`: its own id (`record_id`) or the id of the other system's record it carries
+    (`linked_id`: a NetSuite transaction's Stripe id, a Stripe subscription's opportunity);
+    `kinds`: only records of these kinds (a NetSuite transaction's type). The subject is the
+    record's id (a Stripe id says its kind), `NetSuite <type> <id>`, `Salesforce <object>
+    <id>`. When several held records match, the least of their sentences.
+-#}
+{% macro recon_unless_quarantined(
+    lead, claim, system, objects, match, by='record_id', kinds=none
+) -%}
+    {{ lead }} || coalesce((
+        select min(': ' || {{ dbt.concat([
+                "case q.system when 'netsuite' then 'NetSuite ' || q.record_kind || ' ' "
+                ~ "when 'salesforce' then 'Salesforce ' || q.object || ' ' else '' end",
+                'q.record_id',
+                "' was quarantined: '",
+                'q.rule',
+                "' ('",
+                'q.file_name',
+                "' line '",
+                'cast(q.line as ' ~ dbt.type_string() ~ ')',
+                "')'",
+            ]) }})
+        from {{ ref('stg_meta__quarantined_records') }} as q
+        where {{ recon_quarantine_held('q') }}
+          and q.system = '{{ system }}'
+          and q.object in ('{{ objects | join("', '") }}')
+          {%- if kinds %}
+          and q.record_kind in ('{{ kinds | join("', '") }}')
+          {%- endif %}
+          and q.{{ by }} = {{ match }}
+    ), {{ claim }})
+{%- endmacro %}

@@ -31,7 +31,7 @@ from reconciliation.run import run_checks
 PUBLISHED = ("metrics.mrr_monthly", "metrics.mrr_bridge", "metrics.saas_metrics")
 EXCEPTION_COLUMNS = (
     "check_id, record_system, record_id, customer_id, entity, owner, severity, "
-    "amount_at_risk_reporting, detail, status"
+    "amount_at_risk_reporting, detail, status, discrepancy_at"
 )
 # Run bookkeeping: which batch or line a record came from, not what it says.
 BOOKKEEPING = {"_payload", "_batch_id", "_line", "quarantined_at"}

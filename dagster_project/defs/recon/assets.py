@@ -27,7 +27,7 @@ from dagster_project.defs.dbt.assets import dbt_models
 from dagster_project.defs.resources import RevopsSettings
 from reconciliation import metrics
 from reconciliation.catalog import POPULATIONS_MODEL, catalog
-from reconciliation.publish import PUBLISHED_SCHEMAS, publish_snapshot
+from reconciliation.publish import PUBLISHED_RAW_TABLES, PUBLISHED_SCHEMAS, publish_snapshot
 from reconciliation.report import write_report
 from reconciliation.run import ReconError, run_checks
 
@@ -38,12 +38,16 @@ PUBLISHED_MODELS = sorted(
     (k for k in dbt_models.keys if k.path[0] in PUBLISHED_SCHEMAS),
     key=lambda k: k.to_user_string(),
 )
+# ... and each system's quarantine, as its raw load writes it.
+PUBLISHED_RAW = [dg.AssetKey(table.qualified.split(".")) for table in PUBLISHED_RAW_TABLES]
 
 CHECK_SPECS = [
     dg.AssetCheckSpec(
         name=check.check_id,
         asset="reconciliation",
-        description=f"{check.title} ({' vs '.join(check.compares)}; owner: {check.owner})",
+        description=f"{check.title} ({' vs '.join(check.compares)}; owner: {check.owner})"
+        if len(check.compares) == 2
+        else f"{check.title} ({', '.join(check.compares)}; owner: {check.owner})",
         blocking=False,
     )
     for check in catalog()
@@ -155,13 +159,14 @@ def finance_report(
 
 @dg.asset(
     group_name="publish",
-    deps=[reconciliation, finance_report, *PUBLISHED_MODELS],
+    deps=[reconciliation, finance_report, *PUBLISHED_MODELS, *PUBLISHED_RAW],
     owners=["team:engineering"],
     kinds={"duckdb"},
     freshness_policy=PUBLISHED_FRESHNESS,
     pool="duckdb_warehouse",
-    description="serving/revenue.duckdb: core, metrics and recon of the last complete build, "
-    "replaced atomically (readers of the old file keep working; a failed run keeps it).",
+    description="serving/revenue.duckdb: core, metrics and recon of the last complete build "
+    "and each system's quarantine, replaced atomically (readers of the old file keep working; "
+    "a failed run keeps it).",
 )
 def serving_snapshot(settings: RevopsSettings) -> dg.MaterializeResult:
     home = settings.home_path

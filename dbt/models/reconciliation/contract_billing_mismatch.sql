@@ -1,5 +1,6 @@
 -- grain: one row per contract (opportunity) and the subscription billing it
 -- exception: billed in another currency, or list ARR off by more than the tolerance
+-- discrepancy_at: the subscription's start (billing has differed since)
 with cb as (
     select * from {{ ref('contract_billing') }}
 ),
@@ -28,6 +29,8 @@ select
         || ' ARR but Stripe subscription ' || j.subscription_id || ' bills '
         || {{ recon_money('j.billing_currency', 'j.billed_arr') }}
         || ' list ARR' || case when j.currency_differs then ' (another currency)' else '' end
-        as detail
+        as detail,
+    s.started_at as discrepancy_at
 from judged as j
 left join {{ ref('customers') }} as c on c.customer_id = j.customer_id
+left join {{ ref('subscriptions') }} as s on s.subscription_id = j.subscription_id

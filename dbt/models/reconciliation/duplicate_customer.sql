@@ -3,6 +3,7 @@
 -- earlier one, or unlinked with an earlier one's email domain and a name like it. Only
 -- metadata links merge customers (core.customer_identities); a name match is flagged, never
 -- merged.
+-- discrepancy_at: the later customer's creation
 {%- set free_mail = [
     'gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'live.com',
     'icloud.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.de', 'web.de',
@@ -76,7 +77,8 @@ select
     f.id is not null as is_exception,
     'Stripe customer ' || c.id || ' (' || coalesce(c.name, '?') || ') is ' || f.why
         || ' the earlier customer ' || f.original
-        || ': merge them in Stripe or link them deliberately' as detail
+        || ': merge them in Stripe or link them deliberately' as detail,
+    c.created as discrepancy_at
 from cust as c
 left join found as f on f.id = c.id
 left join {{ ref('customer_identities') }} as i

@@ -1,6 +1,16 @@
 -- grain: one row per succeeded Stripe charge that paid an invoice, made before the SLA
--- exception: no NetSuite payment (CustPymt, not voided) carries it
+-- exception: no NetSuite payment (CustPymt, not voided) carries it (a quarantined one that
+-- carries it is named instead)
+-- discrepancy_at: the charge's creation (the payment date)
 {%- set sla_days = recon_param('sla_days') %}
+{%- set lead -%}
+    'Stripe charge ' || p.payment_id || ' (' || {{ recon_money('p.currency', 'p.amount') }}
+        || ', ' || {{ recon_strftime('p.created_at', '%Y-%m-%d') }} || ', paying invoice '
+        || coalesce(p.invoice_id, '?') || ') has no NetSuite payment'
+{%- endset %}
+{%- set claim -%}
+    ' after ' || cast({{ sla_days }} as integer) || ' days'
+{%- endset %}
 with as_of as (
     select as_of_at from {{ ref('int_as_of') }}
 ),
@@ -27,10 +37,11 @@ select
     p.currency,
     p.amount,
     s.external_id is null as is_exception,
-    'Stripe charge ' || p.payment_id || ' (' || {{ recon_money('p.currency', 'p.amount') }}
-        || ', ' || {{ recon_strftime('p.created_at', '%Y-%m-%d') }} || ', paying invoice '
-        || coalesce(p.invoice_id, '?') || ') has no NetSuite payment after '
-        || cast({{ sla_days }} as integer) || ' days' as detail
+    {{ recon_unless_quarantined(
+        lead, claim, 'netsuite', ['transaction'], 'p.payment_id', by='linked_id',
+        kinds=['CustPymt'],
+    ) }} as detail,
+    p.created_at as discrepancy_at
 from paying as p
 left join posted as s on s.external_id = p.payment_id
 left join {{ ref('customers') }} as c on c.customer_id = p.customer_id

@@ -1,11 +1,20 @@
 -- grain: one row per posted Stripe payment of a posted invoice it paid
--- exception: NetSuite does not apply the payment to that invoice
+-- exception: NetSuite does not apply the payment to that invoice (a quarantined application
+-- link between the two is named instead)
+-- discrepancy_at: the charge's creation (the payment date)
+{%- set lead -%}
+    'NetSuite payment ' || x.payment_txn || ' (Stripe charge ' || x.payment_id || ', '
+        || {{ recon_money('x.currency', 'x.amount') }}
+        || ') is not applied to NetSuite invoice ' || x.invoice_txn
+        || ' (Stripe invoice ' || x.invoice_id || ')'
+{%- endset %}
 with live as (
     select * from {{ ref('erp_transactions') }} where not is_voided
 ),
 
 pairs as (
-    select distinct p.payment_id, p.customer_id, p.currency, p.amount, ip.invoice_id,
+    select distinct p.payment_id, p.customer_id, p.currency, p.amount, p.created_at,
+           ip.invoice_id,
            inv.transaction_id as invoice_txn, pay.transaction_id as payment_txn
     from {{ ref('invoice_payments') }} as ip
     inner join {{ ref('payments') }} as p
@@ -22,10 +31,13 @@ select
     x.currency,
     x.amount,
     a.next_transaction_id is null as is_exception,
-    'NetSuite payment ' || x.payment_txn || ' (Stripe charge ' || x.payment_id || ', '
-        || {{ recon_money('x.currency', 'x.amount') }}
-        || ') is not applied to NetSuite invoice ' || x.invoice_txn
-        || ' (Stripe invoice ' || x.invoice_id || ')' as detail
+    {{ recon_unless_quarantined(
+        lead, "''", 'netsuite', ['previoustransactionlinelink'],
+        "cast(x.invoice_txn as " ~ dbt.type_string() ~ ") || '>' || cast(x.payment_txn as "
+        ~ dbt.type_string() ~ ")",
+        by='linked_id',
+    ) }} as detail,
+    x.created_at as discrepancy_at
 from pairs as x
 left join {{ ref('erp_payment_applications') }} as a
   on a.previous_transaction_id = x.invoice_txn and a.next_transaction_id = x.payment_txn

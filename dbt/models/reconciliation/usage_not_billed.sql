@@ -4,6 +4,7 @@
 -- tolerance). Compared per meter, for the meters of the prices the customer subscribes to:
 -- usage on a meter no price of the customer's uses is not billable (core.usage.is_billable)
 -- and never counted.
+-- discrepancy_at: the end of the month (its usage was due to be billed by then)
 {%- set sla_days = recon_param('sla_days') %}
 with as_of as (
     select as_of_at from {{ ref('int_as_of') }}
@@ -76,7 +77,8 @@ select
     p.differs as is_exception,
     'Stripe customer ' || p.billing_customer_id || ' reported ' || p.used
         || ' units of metered usage in ' || {{ recon_strftime('p.usage_month', '%Y-%m') }}
-        || ' but was billed for ' || p.billed as detail
+        || ' but was billed for ' || p.billed as detail,
+    cast({{ dbt.dateadd('month', 1, 'p.usage_month') }} as {{ revops_column_type('timestamp_tz') }}) as discrepancy_at
 from per_month as p
 left join {{ ref('customer_identities') }} as i
   on i.system = 'stripe' and i.source_id = p.billing_customer_id
