@@ -166,6 +166,10 @@ def _print_run(outcome: RunOutcome) -> None:
         print(f"  exported_at  {outcome.exported_at.isoformat().replace('+00:00', 'Z')}")
     for system, count in outcome.records_by_system().items():
         print(f"  {system:<12} {count:>12,} records")
+    if outcome.quarantined:
+        print("quarantined records (revops exceptions --check record_quarantined):")
+        for file, count in outcome.quarantined.items():
+            print(f"  {file:<40} {count:>8,}")
 
 
 def _launch(
@@ -737,6 +741,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceDropError as bad:
         _error(f"the source drop was not run: {bad}")
         return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader of stdout went away (``revops exceptions | head``): not an error. Point
+        # stdout at /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         _error("interrupted; rerun the command to start again")
         return 130

@@ -131,6 +131,14 @@ def recover_dead_runs() -> list[str]:
     return lines
 
 
+# Settings a run reads from the environment when it is set (as the resource binds them).
+SETTINGS_FROM_ENV = {
+    "reporting_currency": "REVOPS_REPORTING_CURRENCY",
+    "salesforce_org_currency": "REVOPS_SALESFORCE_ORG_CURRENCY",
+    "workflow_db": "REVOPS_WORKFLOW_DB",
+}
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """What a ``refresh`` run did, read back from its event log.
@@ -143,6 +151,7 @@ class RunOutcome:
         exported_at: The drop's as-of instant, if the source drop was read.
         failure: One sentence naming what failed and what to do; ``None`` on success.
         failure_detail: The unexpected error's full text (stack included), if any.
+        quarantined: Records this run quarantined, per drop file (only files with some).
     """
 
     run_id: str
@@ -152,6 +161,7 @@ class RunOutcome:
     exported_at: datetime | None = None
     failure: str | None = None
     failure_detail: str | None = None
+    quarantined: Mapping[str, int] = field(default_factory=dict)
 
     def records_by_system(self) -> dict[str, int]:
         """Records per source system, summed over the drop files."""
@@ -223,6 +233,28 @@ def _source_metadata(
     return counts, exported_at
 
 
+def _quarantined(events: Sequence[dg.DagsterEvent]) -> dict[str, int]:
+    """Records quarantined by this run's raw loads, per drop file (``stripe/invoices.jsonl``),
+    from the ``quarantined`` figure each object's raw table materialization carries."""
+    from connectors.schemas import SPECS
+
+    files: dict[tuple[str, ...], str] = {
+        (f"raw_{system}", spec.table): f"{system}/{spec.file_name}"
+        for system, specs in SPECS.items()
+        for spec in specs
+    }
+    out: dict[str, int] = {}
+    for event in events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.step_materialization_data.materialization
+        value = materialization.metadata.get("quarantined")
+        path = tuple(materialization.asset_key.path)
+        if isinstance(value, dg.IntMetadataValue) and value.value and path in files:
+            out[files[path]] = out.get(files[path], 0) + value.value
+    return dict(sorted(out.items()))
+
+
 def run_refresh(
     *,
     source_dir: Path | None = None,
@@ -255,8 +287,9 @@ def run_refresh(
     settings: dict[str, object] = {"home": {"env": "REVOPS_HOME"}, "source": source}
     if source_dir is not None:
         settings["source_dir"] = str(source_dir.expanduser().resolve())
-    if "REVOPS_REPORTING_CURRENCY" in os.environ:
-        settings["reporting_currency"] = {"env": "REVOPS_REPORTING_CURRENCY"}
+    for name, variable in SETTINGS_FROM_ENV.items():
+        if variable in os.environ:
+            settings[name] = {"env": variable}
     run_config["resources"] = {"settings": {"config": settings}}
     launch = uuid.uuid4().hex  # finds this run in the instance while it runs
     all_tags = {
@@ -287,4 +320,5 @@ def run_refresh(
         exported_at=exported_at,
         failure=None if result.success else failure_sentence(events, result.run_id),
         failure_detail=None if result.success else failure_detail(events),
+        quarantined=_quarantined(events),
     )
