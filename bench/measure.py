@@ -17,7 +17,18 @@ from pathlib import Path
 
 
 class StepFailed(RuntimeError):
-    """A measured command exited non-zero; the message names the command and its log."""
+    """A measured command exited non-zero; the message names the command and its log.
+
+    ``returncode`` is the exit code (negative: killed by that signal, ``-9`` is what the
+    kernel's out-of-memory killer leaves), ``log`` the command's output, ``peak_rss_mb`` the
+    largest resident set it reached before it ended.
+    """
+
+    def __init__(self, message: str, *, returncode: int, log: Path, peak_rss_mb: float) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.log = log
+        self.peak_rss_mb = peak_rss_mb
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,10 @@ def measure(
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         raise StepFailed(
-            f"`{' '.join(command)}` exited {proc.returncode}; its log is {log}:\n{tail}"
+            f"`{' '.join(command)}` exited {proc.returncode}; its log is {log}:\n{tail}",
+            returncode=proc.returncode,
+            log=log,
+            peak_rss_mb=usage.ru_maxrss / 1024,
         )
     return Measured(
         wall_s=wall,

@@ -11,17 +11,22 @@ For each size (customers) the harness, one measured process per step:
    ``dbt build``, reconciliation, publish (finance report + serving snapshot) — the same
    library calls the Dagster assets make — and checks the open exceptions against the
    drop's ``truth/exceptions.csv``;
-3. measures the floor: DuckDB reading every input file once (``read_json`` to a count);
+3. measures the two floors: DuckDB reading every input file once to a count (the count
+   floor), and DuckDB reading every input file once into tables with every declared column
+   typed (the typed floor: what a perfect loader must at least do);
 4. runs the peers on that warehouse: ``datacompy.PolarsCompare`` on invoice ↔ ERP posting
    vs our two posting checks, a plain pandas MRR vs our dbt MRR (answers compared);
-5. re-runs the unchanged drop, then the next day's drop, on the same home;
+5. re-runs the unchanged drop, then the next day's drop, on the same home: the next day's
+   run is the cost of a one-day increment, per stage, beside the full run's;
 6. runs the whole ``refresh`` job once as a Dagster run (``revops run``) on a fresh home:
    the orchestrated figure users see;
 7. profiles the slowest stage (cProfile for a Python stage, dbt's per-model timings for
    ``dbt build``).
 
 Results: ``bench/results/<date>-<size>.json`` per size and ``bench/results/<date>.md``; the
-table replaces the one in ``bench/README.md``. Usage::
+table replaces the one in ``bench/README.md``. A size that fails (a step runs out of memory,
+or exits non-zero) is recorded as such, with what it measured before, and the bench goes on
+with the next size. Usage::
 
     python -m bench.run --sizes 10000 50000 --months 36 --work data/bench
 """
@@ -45,7 +50,7 @@ from typing import Any
 
 import duckdb
 
-from bench.measure import Measured, measure
+from bench.measure import Measured, StepFailed, measure
 from bench.table import render_markdown, update_readme
 from dagster_project.cli import parse_as_of
 
@@ -251,10 +256,50 @@ def pipeline(plan: Plan, name: str, home: Path, drop: Path) -> dict[str, Any]:
 
 
 def floor(plan: Plan, drop: Path) -> dict[str, Any]:
+    """The count floor: DuckDB reading every input file once to a count."""
     stats = plan.log("floor").with_suffix(".json")
     command = [PYTHON, "-m", "bench.stage", "floor", "--drop", str(drop), "--out", str(stats)]
     m = measure(command, log=plan.log("floor"), cwd=REPO)
     return {**m.as_dict(), **_read_json(stats)}
+
+
+def typed_floor(plan: Plan, drop: Path) -> dict[str, Any]:
+    """The typed floor: DuckDB reading every input file once into tables (a database file on
+    disk, like the warehouse), every declared column typed."""
+    home = _fresh(plan.home("typed-floor"))
+    stats = plan.log("typed-floor").with_suffix(".json")
+    command = [PYTHON, "-m", "bench.stage", "typed_floor", "--home", str(home)]
+    command += ["--drop", str(drop), "--out", str(stats)]
+    m = measure(command, log=plan.log("typed-floor"), cwd=REPO)
+    shutil.rmtree(home, ignore_errors=True)
+    return {**m.as_dict(), **_read_json(stats)}
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """The pipeline and the load as multiples of the floors (wall time)."""
+    first = result["first_run"]
+    load, total = first["stages"]["load"]["wall_s"], first["total"]["wall_s"]
+    count, typed = result["floor"]["wall_s"], result["typed_floor"]["wall_s"]
+    return {
+        "load_vs_typed_floor": round(load / typed, 2),
+        "pipeline_vs_count_floor": round(total / count, 2),
+        "load_vs_count_floor": round(load / count, 2),
+        "pipeline_vs_typed_floor": round(total / typed, 2),
+        "typed_floor_vs_count_floor": round(typed / count, 2),
+    }
+
+
+def increment(full: dict[str, Any], next_day: dict[str, Any]) -> dict[str, Any]:
+    """The cost of a one-day increment per stage (the next day's drop on the warehouse the full
+    run built), beside the full run's: each stage's figures and its wall time ÷ the full's."""
+    out: dict[str, Any] = {}
+    for stage in (*STAGES, "total"):
+        figures = next_day["total"] if stage == "total" else next_day["stages"][stage]
+        full_figures = full["total"] if stage == "total" else full["stages"][stage]
+        keep = ("wall_s", "cpu_s", "peak_rss_mb", "rows_in", "rows_out")
+        out[stage] = {k: figures[k] for k in keep if k in figures}
+        out[stage]["vs_full"] = round(figures["wall_s"] / full_figures["wall_s"], 3)
+    return out
 
 
 def peer_datacompy(plan: Plan, home: Path) -> dict[str, Any]:
@@ -392,15 +437,25 @@ def _profile_top(text: str, n: int = 12) -> list[str]:
 
 
 def bench_size(
-    plan: Plan, *, with_profile: bool, with_dagster: bool, say: Callable[[str], None] = print
-) -> dict:
-    result: dict[str, Any] = {
-        "customers": plan.customers,
-        "months": plan.months,
-        "seed": plan.seed,
-        "as_of": _iso(plan.as_of),
-        "next_as_of": _iso(plan.next_as_of),
-    }
+    plan: Plan,
+    *,
+    with_profile: bool,
+    with_dagster: bool,
+    say: Callable[[str], None] = print,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every measurement of one size, into ``result`` (kept as far as it got when a step
+    fails)."""
+    result = {} if result is None else result
+    result.update(
+        {
+            "customers": plan.customers,
+            "months": plan.months,
+            "seed": plan.seed,
+            "as_of": _iso(plan.as_of),
+            "next_as_of": _iso(plan.next_as_of),
+        }
+    )
     say(f"[{plan.customers}] generating the drops")
     result["generate"] = {
         "first": generate(plan, plan.as_of),
@@ -410,14 +465,16 @@ def bench_size(
     home = _fresh(plan.home("stages"))
     say(f"[{plan.customers}] first full run")
     result["first_run"] = pipeline(plan, "first", home, drop)
-    say(f"[{plan.customers}] floor")
+    say(f"[{plan.customers}] floors")
     result["floor"] = floor(plan, drop)
+    result["typed_floor"] = typed_floor(plan, drop)
     result["floor"]["pipeline_multiple"] = round(
         result["first_run"]["total"]["wall_s"] / result["floor"]["wall_s"], 2
     )
     result["floor"]["load_multiple"] = round(
         result["first_run"]["stages"]["load"]["wall_s"] / result["floor"]["wall_s"], 2
     )
+    result["ratios"] = ratios(result)
     say(f"[{plan.customers}] peers")
     # On a copy: our side of each comparison writes (recon lifecycle, dbt models).
     peers_home = _fresh(plan.home("peers"))
@@ -434,6 +491,7 @@ def bench_size(
     first_wall = result["first_run"]["total"]["wall_s"]
     for key in ("rerun", "next_day"):
         result[key]["vs_first"] = round(result[key]["total"]["wall_s"] / first_wall, 3)
+    result["increment"] = increment(result["first_run"], result["next_day"])
     if with_dagster:
         say(f"[{plan.customers}] the refresh job as a Dagster run")
         result["dagster_run"] = dagster_run(plan, drop)
@@ -441,6 +499,38 @@ def bench_size(
         say(f"[{plan.customers}] profile of the slowest stage")
         result["profile"] = profile(plan, result["first_run"], drop, home)
     return result
+
+
+# What a process killed for memory leaves in its log (Python, DuckDB, polars / Rust).
+MEMORY_SIGNS = (
+    "MemoryError",
+    "Out of Memory Error",
+    "OutOfMemoryException",
+    "memory allocation of",
+    "Cannot allocate memory",
+    "failed to allocate",
+)
+
+
+def failure(error: BaseException) -> dict[str, Any]:
+    """What a failed size records: the step, whether it ran out of memory, the message.
+
+    A step counts as out of memory when it was killed by SIGKILL (what the kernel's
+    out-of-memory killer sends) or its log says an allocation failed.
+    """
+    if not isinstance(error, StepFailed):
+        reason = "memory" if isinstance(error, MemoryError) else "error"
+        return {"reason": reason, "step": None, "message": f"{type(error).__name__}: {error}"}
+    text = error.log.read_text(errors="replace") if error.log.exists() else ""
+    memory = error.returncode == -9 or any(sign in text for sign in MEMORY_SIGNS)
+    return {
+        "reason": "memory" if memory else "error",
+        "step": error.log.stem,
+        "returncode": error.returncode,
+        "peak_rss_mb": round(error.peak_rss_mb, 1),
+        "log": str(error.log),
+        "message": str(error)[-2000:],
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -484,13 +574,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     args.results.mkdir(parents=True, exist_ok=True)
     results = []
+    failed_otherwise = False
     for customers in args.sizes:
         plan = Plan(customers, args.months, args.seed, args.as_of, args.work.resolve())
-        result = bench_size(
-            plan,
-            with_profile=customers <= args.profile_max,
-            with_dagster=not args.no_dagster,
-        )
+        result: dict[str, Any] = {}
+        try:
+            bench_size(
+                plan,
+                with_profile=customers <= args.profile_max,
+                with_dagster=not args.no_dagster,
+                result=result,
+            )
+        except (StepFailed, MemoryError) as error:
+            # One size failing (for memory, typically, at the largest) does not lose the others.
+            result["failed"] = failure(error)
+            failed_otherwise |= result["failed"]["reason"] != "memory"
+            print(f"[{customers}] FAILED ({result['failed']['reason']}): {error}", flush=True)
         result["machine"] = machine()
         result["date"] = date
         path = args.results / f"{date}-{customers}.json"
@@ -504,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table)
     print(f"bench finished in {time.perf_counter() - started:,.0f} s")
-    return 0
+    return 1 if failed_otherwise else 0
 
 
 if __name__ == "__main__":

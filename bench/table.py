@@ -33,26 +33,105 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "**no**"
 
 
-def _stage_rows(first: dict[str, Any], floor: dict[str, Any]) -> list[str]:
+def _stage_rows(result: dict[str, Any]) -> list[str]:
+    """The full run's stages beside the one-day increment's (the next day's drop)."""
+    first, floor = result["first_run"], result["floor"]
+    inc = result.get("increment")
+    blank = " | | | | | |" if inc else ""
     rows = [
-        "| stage | wall s | CPU s | peak RSS MB | rows in | rows out |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| stage | wall s | CPU s | peak RSS MB | rows in | rows out "
+        + (
+            "| +1 day: wall s | CPU s | peak RSS MB | rows in | rows out | ÷ full |" if inc else "|"
+        ),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|---:|---:|---:|---:|---:|" if inc else ""),
     ]
     for stage, label in STAGE_LABELS.items():
         s = first["stages"][stage]
         rows.append(
             f"| {label} | {_s(s['wall_s'])} | {_s(s['cpu_s'])} | {_n(s['peak_rss_mb'])} "
-            f"| {_n(s['rows_in'])} | {_n(s['rows_out'])} |"
+            f"| {_n(s['rows_in'])} | {_n(s['rows_out'])} |" + (_inc(inc[stage]) if inc else "")
         )
     t = first["total"]
     rows.append(
         f"| **pipeline** | **{_s(t['wall_s'])}** | {_s(t['cpu_s'])} | {_n(t['peak_rss_mb'])} | | |"
+        + (_inc(inc["total"], bold=True) if inc else "")
     )
     rows.append(
-        f"| floor: DuckDB `read_json` count of every input file | {_s(floor['wall_s'])} "
-        f"| {_s(floor['cpu_s'])} | {_n(floor['peak_rss_mb'])} | {_n(floor['rows_in'])} | |"
+        f"| count floor: DuckDB `read_json` count of every input file | {_s(floor['wall_s'])} "
+        f"| {_s(floor['cpu_s'])} | {_n(floor['peak_rss_mb'])} | {_n(floor['rows_in'])} | |" + blank
     )
+    if "typed_floor" in result:
+        typed = result["typed_floor"]
+        rows.append(
+            f"| typed floor: DuckDB reading every input file into tables, all "
+            f"{_n(typed['columns'])} declared columns typed | {_s(typed['wall_s'])} "
+            f"| {_s(typed['cpu_s'])} | {_n(typed['peak_rss_mb'])} | {_n(typed['rows_in'])} "
+            f"| {_n(typed['rows_out'])} |" + blank
+        )
     return rows
+
+
+def _inc(figures: dict[str, Any], bold: bool = False) -> str:
+    wall = f"**{_s(figures['wall_s'])}**" if bold else _s(figures["wall_s"])
+    rows_in = _n(figures["rows_in"]) if "rows_in" in figures else ""
+    rows_out = _n(figures["rows_out"]) if "rows_out" in figures else ""
+    return (
+        f" {wall} | {_s(figures['cpu_s'])} | {_n(figures['peak_rss_mb'])} | {rows_in} "
+        f"| {rows_out} | {figures['vs_full']:.2f} |"
+    )
+
+
+def _ratio_line(result: dict[str, Any]) -> str:
+    floor = result["floor"]
+    if "ratios" not in result:
+        return (
+            f"Pipeline = **{floor['pipeline_multiple']:.1f}×** the floor; the load alone "
+            f"{floor['load_multiple']:.1f}×."
+        )
+    r = result["ratios"]
+    return (
+        f"Load ÷ typed floor = **{r['load_vs_typed_floor']:.1f}×**; whole pipeline ÷ count "
+        f"floor = **{r['pipeline_vs_count_floor']:.1f}×** (load ÷ count floor "
+        f"{r['load_vs_count_floor']:.1f}×, pipeline ÷ typed floor "
+        f"{r['pipeline_vs_typed_floor']:.1f}×; the typed floor is "
+        f"{r['typed_floor_vs_count_floor']:.1f}× the count floor). The +1 day columns: the "
+        "next day's drop on the warehouse the full run built (rows out of the load: records "
+        "written)."
+    )
+
+
+def render_failed(result: dict[str, Any]) -> str:
+    """A size that did not finish: where, why, and what it measured before."""
+    f, m = result["failed"], result["machine"]
+    why = "ran out of memory" if f["reason"] == "memory" else "failed"
+    out = [
+        f"### {result['customers']:,} customers, {result['months']} months — did not finish "
+        f"({m['cpus']} CPUs, {m['memory_gb']} GB, {result['date']})",
+        "",
+        f"The step `{f['step']}` {why}"
+        + (f" (exit {f['returncode']}, {_n(f['peak_rss_mb'])} MB peak)" if f["step"] else "")
+        + (f"; its log: `{f['log']}`." if f.get("log") else f": {f['message']}."),
+    ]
+    gen = result.get("generate", {}).get("first")
+    if gen:
+        out += [
+            "",
+            f"Drop: {_n(gen['records'])} records, {gen['bytes'] / 1e6:,.0f} MB of JSONL; "
+            f"generated in {_s(gen['wall_s'])} s, {_n(gen['peak_rss_mb'])} MB peak.",
+        ]
+    first = result.get("first_run")
+    if first:
+        out += [
+            "",
+            "First full run: "
+            + ", ".join(
+                f"{stage} {_s(first['stages'][stage]['wall_s'])} s "
+                f"({_n(first['stages'][stage]['peak_rss_mb'])} MB)"
+                for stage in STAGE_LABELS
+            )
+            + ".",
+        ]
+    return "\n".join(out) + "\n"
 
 
 def _run_rows(result: dict[str, Any]) -> list[str]:
@@ -122,8 +201,9 @@ def _work_ratio(peer: dict[str, Any]) -> str:
 
 
 def render_size(result: dict[str, Any]) -> str:
+    if "failed" in result:
+        return render_failed(result)
     gen = result["generate"]["first"]
-    first, floor = result["first_run"], result["floor"]
     m = result["machine"]
     out = [
         f"### {result['customers']:,} customers, {result['months']} months "
@@ -132,10 +212,9 @@ def render_size(result: dict[str, Any]) -> str:
         f"Drop: {_n(gen['records'])} records, {gen['bytes'] / 1e6:,.0f} MB of JSONL; "
         f"generated in {_s(gen['wall_s'])} s, {_n(gen['peak_rss_mb'])} MB peak.",
         "",
-        *_stage_rows(first, floor),
+        *_stage_rows(result),
         "",
-        f"Pipeline = **{floor['pipeline_multiple']:.1f}×** the floor; the load alone "
-        f"{floor['load_multiple']:.1f}×.",
+        _ratio_line(result),
         "",
         *_run_rows(result),
         "",

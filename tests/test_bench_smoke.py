@@ -56,6 +56,19 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
     drop_records = result["generate"]["first"]["records"]
     assert load["rows_in"] == drop_records == load["rows_out"] + load["quarantined"]
     assert result["floor"]["rows_in"] == drop_records
+    # The typed floor reads the same records into the declared tables (nested lists: more rows),
+    # every declared column typed: it does at least the count floor's work.
+    count_floor, typed_floor = result["floor"], result["typed_floor"]
+    assert typed_floor["rows_in"] == drop_records < typed_floor["rows_out"]
+    assert typed_floor["files"] == count_floor["files"] and typed_floor["columns"] > 100
+    assert typed_floor["cpu_s"] >= count_floor["cpu_s"] * 0.9, (typed_floor, count_floor)
+    assert typed_floor["wall_s"] >= count_floor["wall_s"] * 0.9, (typed_floor, count_floor)
+    ratios = result["ratios"]
+    assert ratios["load_vs_typed_floor"] == round(load["wall_s"] / typed_floor["wall_s"], 2)
+    assert ratios["pipeline_vs_count_floor"] == round(
+        first["total"]["wall_s"] / count_floor["wall_s"], 2
+    )
+    assert all(r > 0 for r in ratios.values()), ratios
     # The same drop again: every batch is already loaded; the next day brings new records.
     assert rerun["stages"]["load"]["batches_already_loaded"] == rerun["stages"]["load"]["batches"]
     assert rerun["stages"]["load"]["rows_out"] == 0
@@ -64,6 +77,16 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
     next_load = next_day["stages"]["load"]
     assert 0 < next_load["rows_out"] < next_load["unchanged"]
     assert first["stages"]["dbt_build"]["rows_out"] > 0
+    # The one-day increment, per stage, beside the full run's: the next day's run.
+    increment = result["increment"]
+    assert set(increment) == {*first["stages"], "total"}
+    for stage, figures in increment.items():
+        full = first["total"] if stage == "total" else first["stages"][stage]
+        assert figures["wall_s"] > 0 and figures["cpu_s"] > 0 and figures["peak_rss_mb"] > 0
+        assert figures["vs_full"] == round(figures["wall_s"] / full["wall_s"], 3)
+        if stage != "total":
+            assert figures["rows_in"] > 0 and figures["rows_out"] >= 0, (stage, figures)
+    assert increment["load"]["rows_out"] == next_load["rows_out"]
 
     for peer in result["peers"].values():
         assert peer["same_answer"], peer["comparison"]
@@ -78,5 +101,37 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
     table = readme.read_text()
     assert "old" not in table and "### 200 customers, 3 months" in table
     assert "| **pipeline** |" in table and "datacompy" in table
+    assert "| typed floor: " in table and "| count floor: " in table
+    assert "Load ÷ typed floor = **" in table and "whole pipeline ÷ count floor = **" in table
+    assert "+1 day: wall s" in table
     assert (results / f"{result['date']}.md").read_text() in table
     assert "### 200 customers" in proc.stdout
+
+
+@pytest.mark.bench
+def test_a_size_failing_for_memory_is_recorded_not_fatal(tmp_path: Path) -> None:
+    """A step killed by the out-of-memory killer (SIGKILL) or whose log says an allocation
+    failed marks its size as out of memory; the table says so instead of the bench crashing."""
+    from bench.measure import StepFailed, measure
+    from bench.run import failure, machine
+    from bench.table import render_markdown
+
+    log = tmp_path / "logs" / "first-load.log"
+    with pytest.raises(StepFailed) as killed:
+        measure([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"], log=log)
+    recorded = failure(killed.value)
+    assert recorded["reason"] == "memory" and recorded["step"] == "first-load"
+    assert recorded["returncode"] == -9
+
+    script = "raise MemoryError('no room')"
+    with pytest.raises(StepFailed) as raised:
+        measure([sys.executable, "-c", script], log=tmp_path / "logs" / "generate.log")
+    assert failure(raised.value)["reason"] == "memory"
+    with pytest.raises(StepFailed) as other:
+        measure([sys.executable, "-c", "raise SystemExit(2)"], log=tmp_path / "logs" / "x.log")
+    assert failure(other.value)["reason"] == "error"
+
+    result = {"customers": 200_000, "months": 36, "failed": recorded, "date": "2026-12-03"}
+    table = render_markdown([{**result, "machine": machine()}])
+    assert "### 200,000 customers, 36 months — did not finish" in table
+    assert "`first-load` ran out of memory (exit -9" in table
