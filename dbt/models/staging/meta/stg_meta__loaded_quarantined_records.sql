@@ -3,7 +3,8 @@
 -- grain: one row per record of a raw object table whose key its system's quarantine
 -- also has (a version of it that was quarantined): its system, object (drop file
 -- stem) and key as the quarantine writes record_id (the key columns as text, a
--- composite key's parts joined by |)
+-- composite key's parts joined by |). A table: the checks read it many times.
+{{ config(materialized='table') }}
 {%- set string = dbt.type_string() %}
 {%- set objects = [
     ('salesforce', 'Account', 'account', ['Id']),

@@ -8,6 +8,8 @@
 -- raw_meta.source_state row a system load wrote), the instant of the data it came with.
 -- What the payload allows is read from it: the kind of record, the other system's record
 -- it carries, the customer it names, its amount and currency (major units).
+-- A table: the checks read it many times (a view costs its planning each time).
+{{ config(materialized='table') }}
 {%- set link_names = {} %}
 {%- for variable, default in [
     ('REVOPS_STRIPE_OPPORTUNITY_LINK_KEY', 'salesforce_opportunity_id'),
