@@ -26,7 +26,7 @@ pytestmark = pytest.mark.unit
 RECON = dg.AssetKey("reconciliation")
 
 
-def downstream(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+def downstream(graph: AssetGraph, key: dg.AssetKey) -> set[dg.AssetKey]:
     seen, todo = set(), [key]
     while todo:
         for child in graph.get(todo.pop()).child_keys:
@@ -37,7 +37,7 @@ def downstream(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
 
 
 @pytest.fixture(scope="module")
-def graph():
+def graph() -> AssetGraph:
     return defs().resolve_asset_graph()
 
 
@@ -65,13 +65,13 @@ def parents_in_sql(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> set[
     }
 
 
-def test_every_asset_is_materializable_no_orphan_sources(graph) -> None:
+def test_every_asset_is_materializable_no_orphan_sources(graph: AssetGraph) -> None:
     keys = graph.get_all_asset_keys()
     external = sorted(k.to_user_string() for k in keys if not graph.get(k).is_materializable)
     assert external == []  # every dbt source is a raw asset the pipeline loads
 
 
-def test_every_dbt_source_has_its_raw_asset_upstream(graph) -> None:
+def test_every_dbt_source_has_its_raw_asset_upstream(graph: AssetGraph) -> None:
     staging = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "staging"]
     assert len(staging) >= 30
     for key in staging:
@@ -82,13 +82,17 @@ def test_every_dbt_source_has_its_raw_asset_upstream(graph) -> None:
             assert graph.get(parent).group_name == "raw"
 
 
-def test_every_model_sits_below_exactly_what_its_sql_refs(graph, manifest) -> None:
+def test_every_model_sits_below_exactly_what_its_sql_refs(
+    graph: AssetGraph, manifest: dict[str, Any]
+) -> None:
     for node in models(manifest).values():
         key = key_of(manifest, node["unique_id"])
         assert graph.get(key).parent_keys == parents_in_sql(manifest, node), key
 
 
-def test_each_check_model_reads_only_models_below_it(graph, manifest) -> None:
+def test_each_check_model_reads_only_models_below_it(
+    graph: AssetGraph, manifest: dict[str, Any]
+) -> None:
     checks = {n["name"]: n for n in models(manifest).values() if is_check_model(n)}
     assert sorted(checks) == [c.check_id for c in catalog()]
     for name, node in checks.items():
@@ -100,7 +104,9 @@ def test_each_check_model_reads_only_models_below_it(graph, manifest) -> None:
             assert parent.path[0] in ("staging", "intermediate", "core", "metrics"), (name, parent)
 
 
-def test_reconciliation_reads_the_union_of_the_checks(graph, manifest) -> None:
+def test_reconciliation_reads_the_union_of_the_checks(
+    graph: AssetGraph, manifest: dict[str, Any]
+) -> None:
     [union] = [n for n in models(manifest).values() if n["name"] == POPULATIONS_MODEL]
     union_key = key_of(manifest, union["unique_id"])
     assert graph.get(RECON).parent_keys == {union_key}
@@ -112,7 +118,9 @@ def test_reconciliation_reads_the_union_of_the_checks(graph, manifest) -> None:
             assert RECON in downstream(graph, parent), parent
 
 
-def test_every_published_model_reaches_the_snapshot(graph, manifest) -> None:
+def test_every_published_model_reaches_the_snapshot(
+    graph: AssetGraph, manifest: dict[str, Any]
+) -> None:
     published = [
         key_of(manifest, u) for u, n in models(manifest).items() if n["schema"] in PUBLISHED_SCHEMAS
     ]
@@ -133,7 +141,7 @@ def test_quarantine_reaches_its_check_and_the_snapshot(graph: AssetGraph) -> Non
         assert dg.AssetKey("serving_snapshot") in graph.get(key).child_keys, key  # published
 
 
-def test_each_check_is_an_asset_check_and_every_asset_is_described(graph) -> None:
+def test_each_check_is_an_asset_check_and_every_asset_is_described(graph: AssetGraph) -> None:
     checks = {k.name for k in graph.get(RECON).check_keys}
     assert {c.check_id for c in catalog()} <= checks
     for key in graph.get_all_asset_keys():

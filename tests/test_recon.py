@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 import pytest
 from browser import ARTIFACTS, open_browser
-from drops import sync_manifest
+from drops import CompanyAt, sync_manifest
 
 from connectors.load.files_mode import load_drop
 from connectors.load.warehouse import connect
@@ -98,7 +98,7 @@ def score(found: set, truth: set) -> dict[str, tuple[float, float, int, int]]:
     return out
 
 
-DROPS = {
+DROPS: dict[str, CompanyAt] = {
     "default-300": {"customers": 300, "seed": 42},
     "mid-month-300": {
         "customers": 300,

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -34,7 +36,7 @@ from conformance import (
     raw_layer,
     run_pipeline,
 )
-from drops import sync_manifest
+from drops import QuietCompany, sync_manifest
 
 from connectors.errors import SourceDropError
 from connectors.sandbox.dialects import apply_dialects
@@ -43,7 +45,17 @@ from reconciliation.source_gaps import explain_failed_tests
 
 pytestmark = [pytest.mark.integration, pytest.mark.conformance]
 
-SIZE = {"customers": 120, "months": 12, "seed": 5, "anomaly_rate": 0.05, "progress": False}
+SIZE: QuietCompany = {
+    "customers": 120,
+    "months": 12,
+    "seed": 5,
+    "anomaly_rate": 0.05,
+    "progress": False,
+}
+
+Baseline = tuple[Path, Published, Path]  # drop, what it published, its warehouse
+SingleEntity = tuple[Path, Published]
+Record = dict[str, Any]
 
 # Dialects that change what the records say: run end to end against the baseline.
 CONTENT = ["stripe-legacy", "unpriced-meter", "sf-15", "ns-minimal", "ns-rate-no-id"]
@@ -71,7 +83,7 @@ def variant(base: Path, where: Path, names: list[str]) -> tuple[Path, dict[str, 
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Published, Path]:
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
     root = tmp_path_factory.mktemp("baseline")
     drop = root / "drop"
     generate(drop, **SIZE)
@@ -80,7 +92,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Published,
 
 
 @pytest.fixture(scope="module")
-def single_entity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Published]:
+def single_entity(tmp_path_factory: pytest.TempPathFactory) -> SingleEntity:
     root = tmp_path_factory.mktemp("single")
     drop = root / "drop"
     generate(drop, entities=["US"], **SIZE)
@@ -88,7 +100,9 @@ def single_entity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Publi
 
 
 @pytest.mark.parametrize("dialect", CONTENT)
-def test_content_dialect_publishes_the_baseline(dialect: str, baseline, tmp_path: Path) -> None:
+def test_content_dialect_publishes_the_baseline(
+    dialect: str, baseline: Baseline, tmp_path: Path
+) -> None:
     base, expected, _ = baseline
     drop, env = variant(base, tmp_path, [dialect])
     assert_same_published(expected, Published.read(run_pipeline(drop, tmp_path / "home", env)))
@@ -96,7 +110,7 @@ def test_content_dialect_publishes_the_baseline(dialect: str, baseline, tmp_path
 
 @pytest.mark.parametrize("dialect", WRITING)
 def test_writing_dialect_loads_the_baseline_raw_layer(
-    dialect: str, baseline, tmp_path: Path
+    dialect: str, baseline: Baseline, tmp_path: Path
 ) -> None:
     base, _, base_warehouse = baseline
     drop, env = variant(base, tmp_path, [dialect])
@@ -111,7 +125,7 @@ def test_writing_dialect_loads_the_baseline_raw_layer(
     assert sum(len(rows) for rows in actual.values()) > 1000
 
 
-def test_every_dialect_at_once_publishes_the_baseline(baseline, tmp_path: Path) -> None:
+def test_every_dialect_at_once_publishes_the_baseline(baseline: Baseline, tmp_path: Path) -> None:
     base, expected, _ = baseline
     drop, env = variant(base, tmp_path, ["all"])
     applied = json.loads((drop / "manifest.json").read_text())["dialects"]
@@ -121,7 +135,7 @@ def test_every_dialect_at_once_publishes_the_baseline(baseline, tmp_path: Path) 
 
 @pytest.mark.parametrize("dialects", [[d] for d in SINGLE_ENTITY] + [["all"]])
 def test_single_entity_dialects_publish_the_baseline(
-    dialects: list[str], single_entity, tmp_path: Path
+    dialects: list[str], single_entity: SingleEntity, tmp_path: Path
 ) -> None:
     base, expected = single_entity
     drop, env = variant(base, tmp_path, dialects)
@@ -134,7 +148,7 @@ def test_single_entity_dialects_publish_the_baseline(
 # --- defect classes: each ends with its sentence -------------------------------------------
 
 
-def _rewrite(path: Path, change) -> None:
+def _rewrite(path: Path, change: Callable[[Record], Record | None]) -> None:
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in (change(r) for r in records) if r is not None]
     path.write_text("".join(json.dumps(r) + "\n" for r in kept))
@@ -142,7 +156,7 @@ def _rewrite(path: Path, change) -> None:
 
 
 def test_a_file_rejected_wholesale_stops_the_load_naming_file_rule_and_count(
-    baseline, tmp_path: Path
+    baseline: Baseline, tmp_path: Path
 ) -> None:
     base, _, _ = baseline
     drop = tmp_path / "drop"
@@ -163,7 +177,7 @@ def test_a_file_rejected_wholesale_stops_the_load_naming_file_rule_and_count(
 
 
 def test_a_currency_without_rates_is_named_with_its_file_and_dates(
-    baseline, tmp_path: Path
+    baseline: Baseline, tmp_path: Path
 ) -> None:
     base, _, _ = baseline
     drop = tmp_path / "drop"
@@ -193,7 +207,7 @@ def test_a_currency_without_rates_is_named_with_its_file_and_dates(
 
 
 def test_an_id_that_resolves_nowhere_is_quarantined_with_its_sentence(
-    baseline, tmp_path: Path
+    baseline: Baseline, tmp_path: Path
 ) -> None:
     base, _, _ = baseline
     drop = tmp_path / "drop"
@@ -219,7 +233,9 @@ def test_an_id_that_resolves_nowhere_is_quarantined_with_its_sentence(
 
 
 @pytest.mark.e2e
-def test_revops_run_on_the_combined_drop_publishes_the_baseline(baseline, tmp_path: Path) -> None:
+def test_revops_run_on_the_combined_drop_publishes_the_baseline(
+    baseline: Baseline, tmp_path: Path
+) -> None:
     """The same through the product's front door: ``revops run`` (a Dagster run), with the
     settings such an export needs in the environment, as a user would set them."""
     import os
