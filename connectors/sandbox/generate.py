@@ -11,6 +11,11 @@ exchange rates and payroll journals follow, and an anomaly that would move a dea
 posting into a currency the company does not have is injected as an amount mismatch instead.
 ``dialects`` (``dialects.DIALECTS``) rewrites the finished drop in other export dialects.
 
+Memory: the company's state is built whole, but each system's files are written as soon as
+its frames exist (NetSuite, Stripe, then Salesforce) and each frame is let go once written;
+the Stripe invoices are built in batches (``stripe_wire.stripe_frames``) and every file is
+encoded in chunks (``jsonl.write_jsonl``), so the drop itself is never held in memory.
+
 Incremental drops: the company is generated up to ``through`` (default: ``as_of``) and
 exported as seen at ``as_of``; the horizon's ``months`` count back from the through-month.
 Two drops with the same seed, customers, months and through are the same company seen at two
@@ -26,7 +31,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,17 +52,25 @@ from connectors.sandbox.billing import billing_at, build_billing
 from connectors.sandbox.calendar import DAY, month_index, month_start
 from connectors.sandbox.catalog import ENTITIES, build_catalog, entity_indexes
 from connectors.sandbox.company import build_company, pick
-from connectors.sandbox.crm import apply_contract_mismatch, build_crm, format_crm
+from connectors.sandbox.crm import CrmFrames, apply_contract_mismatch, build_crm, format_crm
 from connectors.sandbox.dialects import apply_dialects, check_dialect_names
 from connectors.sandbox.erp import ErpFrames, build_erp, posting_plan
 from connectors.sandbox.jsonl import write_jsonl
-from connectors.sandbox.stripe_wire import assign_ids, build_stripe
+from connectors.sandbox.stripe_wire import StripeFrames, assign_ids, stripe_frames
 from connectors.sandbox.timeline import Horizon, timeline_at
 from connectors.sandbox.truth import mrr_truth, state_segments
 
 DEFAULT_AS_OF = datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)
 COMPANY = "Northbeam Software"
+Frame = tuple[str, pl.DataFrame]  # a drop file's name (without .jsonl) and its records
 SYSTEM_DIRS = ("salesforce", "stripe", "netsuite", "truth")
+CRM_FILES = ("Account", "Opportunity", "OpportunityLineItem", "Product2", "Contract")
+# The manifest lists each system's files in this order.
+FILE_ORDER = {
+    "salesforce": CRM_FILES,
+    "stripe": tuple(f.name for f in fields(StripeFrames)),
+    "netsuite": tuple(f.name for f in fields(ErpFrames)),
+}
 
 
 def _horizon(as_of: datetime, months: int, through: datetime | None = None) -> Horizon:
@@ -124,7 +137,7 @@ def generate(
     started = time.perf_counter()
     horizon = _horizon(as_of or DEFAULT_AS_OF, months, through)
     rng = np.random.default_rng(seed)
-    steps = tqdm(total=9, desc="sandbox", unit="step", disable=not progress, leave=False)
+    steps = tqdm(total=7, desc="sandbox", unit="step", disable=not progress, leave=False)
 
     def step(label: str) -> None:
         steps.set_postfix_str(label)
@@ -201,50 +214,33 @@ def generate(
     erp, tx = build_erp(rng, tl, billing, catalog, horizon, plan, unapplied)
     if entity_idx is not None:
         erp = _erp_of_entities(erp, entity_idx, currencies)
-    txn_of_row = dict(zip(tx["row"].to_list(), tx["txn_id"].to_list(), strict=True))
-    # A marked posting is at fault once it exists (and its invoice is voided, for one that
-    # stayed posted after the void).
-    since_of_row = dict(
-        zip(
-            tx["row"].to_list(),
-            tx.select(pl.max_horizontal("created_ts", "void_ts")).to_series().to_list(),
-            strict=True,
-        )
-    )
-    for check_id, row in markers:
-        truth.add(check_id, [str(txn_of_row[row])], since=[since_of_row[row]])
-    step("erp")
+    for check_id, txn_id, since in _marked_postings(tx, markers):
+        truth.add(check_id, [txn_id], since=[since])
+    del tx, plan, unapplied
+    out_dir = _clear_drop(Path(out_dir))
+    # Each system's files are written as soon as its frames exist and let go one by one, so
+    # memory holds the company's state and one file's frame, not the whole drop.
+    counts_of: dict[str, dict[str, int]] = {}
+    counts_of["netsuite"] = _write_files(out_dir, "netsuite", _drain(erp, FILE_ORDER["netsuite"]))
+    del erp
+    step("netsuite")
     opp_by_sub = opps.filter(pl.col("sub").is_not_null()).select("sub", "opp_id")
-    stripe = build_stripe(rng, tl, billing, catalog, horizon, opp_by_sub)
-    stripe.customers = _break_links(stripe.customers, tl.customers, unlinked)
+    stripe = stripe_frames(rng, tl, billing, catalog, horizon, opp_by_sub)
+    counts_of["stripe"] = _write_files(
+        out_dir, "stripe", _break_links_of(stripe, tl.customers, unlinked)
+    )
+    step("stripe")
     crm = format_crm(rng, tl, catalog, horizon, opps, items)
-    step("format")
+    counts_of["salesforce"] = _write_files(out_dir, "salesforce", _drain(crm, CRM_FILES))
+    del crm
+    step("salesforce")
     customer_keys = _customer_keys(tl.customers, tl.accounts, unlinked)
     seen = billing_at(billing, horizon.as_of)
     segments = state_segments(timeline_at(tl, horizon.as_of), seen, catalog, customer_keys)
     mrr = mrr_truth(segments, horizon)
     step("truth")
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for sub in SYSTEM_DIRS:
-        shutil.rmtree(out_dir / sub, ignore_errors=True)
-    counts: dict[str, int] = {}
-    for system, frames, names in (
-        (
-            "salesforce",
-            crm,
-            ("Account", "Opportunity", "OpportunityLineItem", "Product2", "Contract"),
-        ),
-        ("stripe", stripe, [f.name for f in fields(stripe)]),
-        ("netsuite", erp, [f.name for f in fields(erp)]),
-    ):
-        for name in names:
-            rel = f"{system}/{name}.jsonl"
-            counts[rel] = write_jsonl(
-                getattr(frames, name), out_dir / rel, drop_nulls=system == "netsuite"
-            )
-        step(system)
+    counts = _ordered_counts(counts_of)
     truth_dir = out_dir / "truth"
     truth_dir.mkdir()
     exceptions = truth.frame(horizon.as_of)
@@ -365,6 +361,80 @@ def _erp_of_entities(erp: ErpFrames, entity_idx: Sequence[int], currencies: list
             ~pl.col("transaction").is_in(other.implode())
         ),
     )
+
+
+def _marked_postings(
+    tx: pl.DataFrame, markers: Sequence[tuple[str, int]]
+) -> list[tuple[str, str, int]]:
+    """``(check_id, NetSuite transaction id, since)`` of each marked posting plan row, in
+    marker order. A marked posting is at fault once it exists (and its invoice is voided, for
+    one that stayed posted after the void)."""
+    marked = pl.DataFrame(
+        {"check_id": [c for c, _ in markers], "row": [r for _, r in markers]},
+        schema={"check_id": pl.String, "row": tx.schema["row"]},
+    )
+    found = marked.join(
+        tx.select("row", "txn_id", pl.max_horizontal("created_ts", "void_ts").alias("since")),
+        on="row",
+        how="left",
+        maintain_order="left",
+    )
+    if found["txn_id"].null_count():
+        raise KeyError("a marked posting is not in the posting plan")
+    return [(check_id, str(txn_id), since) for check_id, _, txn_id, since in found.iter_rows()]
+
+
+def _clear_drop(out_dir: Path) -> Path:
+    """``out_dir``, created, without the files of a previous drop."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for sub in SYSTEM_DIRS:
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    return out_dir
+
+
+def _drain(frames: ErpFrames | CrmFrames, names: Sequence[str]) -> Iterator[Frame]:
+    """Each named frame of ``frames``, replaced there by an empty frame once handed over (so
+    a written file's frame can be freed while the next one is written)."""
+    for name in names:
+        frame = getattr(frames, name)
+        setattr(frames, name, pl.DataFrame())
+        yield name, frame
+        del frame  # before the next one is built
+
+
+def _write_files(out_dir: Path, system: str, frames: Iterable[Frame]) -> dict[str, int]:
+    """Write each ``(name, frame)`` to ``system/name.jsonl``, a name that comes again
+    appending to its file; returns the record counts."""
+    counts: dict[str, int] = {}
+    for name, frame in frames:
+        rel = f"{system}/{name}.jsonl"
+        written = write_jsonl(
+            frame, out_dir / rel, drop_nulls=system == "netsuite", append=rel in counts
+        )
+        counts[rel] = counts.get(rel, 0) + written
+        del frame
+    return counts
+
+
+def _ordered_counts(counts_of: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The per-file counts in the manifest's order (``FILE_ORDER``), whatever the writing
+    order was."""
+    return {
+        f"{system}/{name}.jsonl": counts_of[system][f"{system}/{name}.jsonl"]
+        for system, names in FILE_ORDER.items()
+        for name in names
+    }
+
+
+def _break_links_of(
+    frames: Iterable[Frame], customers: pl.DataFrame, unlinked: pl.DataFrame
+) -> Iterator[Frame]:
+    """The Stripe frames with ``_break_links`` applied to the customers."""
+    for name, frame in frames:
+        if name == "customers":
+            frame = _break_links(frame, customers, unlinked)
+        yield name, frame
+        del frame  # before the next one is built
 
 
 def _iso(ts: int) -> str:

@@ -7,6 +7,7 @@ from the live API.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from connectors.sandbox.catalog import (
     Catalog,
 )
 from connectors.sandbox.ids import random_ids
-from connectors.sandbox.jsonl import empty_object
+from connectors.sandbox.jsonl import empty_object, row_batches
 from connectors.sandbox.timeline import Horizon, Timeline, timeline_at
 
 API_VERSION = "2026-10-28.endive"
@@ -33,6 +34,7 @@ NULL_STR = pl.lit(None, dtype=pl.String)
 NULL_INT = pl.lit(None, dtype=pl.Int64)
 EMPTY_STR_LIST = pl.lit([], dtype=pl.List(pl.String))
 FALSE = pl.lit(False)
+INVOICE_BATCH_ROWS = 10_000  # invoices built as nested objects at a time (stripe_frames)
 
 
 @dataclass
@@ -514,14 +516,15 @@ def _subscriptions(
     return pl.concat([licensed, usage], how="vertical_relaxed").sort(["created", "id"])
 
 
-def _line_items(tl: Timeline, b: Billing) -> pl.DataFrame:
-    """Invoice line items, one struct per line, grouped per invoice."""
+def _line_items(tl: Timeline, lines: pl.DataFrame, invoices: pl.DataFrame) -> pl.DataFrame:
+    """The line items of ``invoices`` (``invoice``, ``invoice_id``, ``currency``) among
+    ``lines``, one struct per line, grouped per invoice."""
     sub_ids = tl.subs.select("sub", "sub_id", "si_id", "di_id")
     usage_ids = tl.usage_subs.select(
         "usage_sub", pl.col("sub_id").alias("usub_id"), pl.col("si_id").alias("usi_id")
     )
     ln = (
-        b.lines.join(b.invoices.select("invoice", "invoice_id", "currency"), on="invoice")
+        lines.join(invoices.select("invoice", "invoice_id", "currency"), on="invoice")
         .join(sub_ids, on="sub", how="left")
         .join(usage_ids, on="usage_sub", how="left")
         .with_columns(
@@ -585,8 +588,30 @@ def _line_items(tl: Timeline, b: Billing) -> pl.DataFrame:
     return ln.sort("line").group_by("invoice", maintain_order=True).agg(line.alias("data"))
 
 
-def _invoices(tl: Timeline, b: Billing, horizon: Horizon) -> pl.DataFrame:
-    entity = {i: e for i, e in enumerate(ENTITIES)}
+def invoice_batches(tl: Timeline, b: Billing, rows: int) -> Iterator[pl.DataFrame]:
+    """The Stripe invoices as consecutive frames of at most ``rows`` invoices (one empty frame
+    when there are none): the nested invoice objects and their lines are built a batch at a
+    time."""
+    inv = _invoice_rows(tl, b)
+    if inv.height == 0:
+        yield _invoice_objects(_with_lines(tl, b, inv))
+    for batch in row_batches(inv, rows):
+        yield _invoice_objects(_with_lines(tl, b, batch))
+
+
+def _with_lines(tl: Timeline, b: Billing, inv: pl.DataFrame) -> pl.DataFrame:
+    """``inv`` (consecutive rows of ``_invoice_rows``) with its line items as ``data``."""
+    if inv.height:
+        span = pl.col("invoice").is_between(inv["invoice"][0], inv["invoice"][-1])
+    else:
+        span = pl.lit(False)
+    data = _line_items(tl, b.lines.filter(span), inv)
+    return inv.join(data, on="invoice", maintain_order="left")
+
+
+def _invoice_rows(tl: Timeline, b: Billing) -> pl.DataFrame:
+    """One row per invoice that has lines, with everything its object shows but the lines, in
+    invoice order."""
     cust = tl.customers.join(tl.accounts.select("acct", "entity_idx"), on="acct").select(
         "customer", "stripe_id", "name", "email", "invoice_prefix", "entity_idx"
     )
@@ -595,7 +620,7 @@ def _invoices(tl: Timeline, b: Billing, horizon: Horizon) -> pl.DataFrame:
     usage_ids = tl.usage_subs.select("usage_sub", pl.col("sub_id").alias("usub_id"))
     inv = (
         b.invoices.join(cust, on="customer")
-        .join(_line_items(tl, b), on="invoice")
+        .join(b.lines.select("invoice").unique(), on="invoice", how="semi")
         .join(cn_total, on="invoice", how="left")
         .join(sub_ids, on="sub", how="left")
         .join(usage_ids, on="usage_sub", how="left")
@@ -604,13 +629,20 @@ def _invoices(tl: Timeline, b: Billing, horizon: Horizon) -> pl.DataFrame:
             seq=pl.int_range(1, pl.len() + 1).over("customer", order_by="invoice"),
         )
     )
+    return inv.sort("invoice")
+
+
+def _invoice_objects(inv: pl.DataFrame) -> pl.DataFrame:
+    """The Stripe invoice objects of ``_with_lines`` rows (row by row: any batch of rows gives
+    the same objects)."""
+    entity = {i: e for i, e in enumerate(ENTITIES)}
     finalized = pl.col("status") != "draft"
     manual = pl.col("billing_reason") == "manual"
     paid = pl.col("status") == "paid"
     amount_paid = pl.when(paid).then(pl.col("total")).otherwise(0)
     has_discount = pl.col("discount") > 0
     disc_list_type = pl.List(pl.Struct({"amount": pl.Int64, "discount": pl.String}))
-    return inv.sort("invoice").select(
+    return inv.select(
         pl.col("invoice_id").alias("id"),
         pl.lit("invoice").alias("object"),
         pl.col("entity_idx")
@@ -1000,24 +1032,48 @@ def build_stripe(
     ``tl`` and ``b`` cover the whole horizon; meter event ids are drawn over all of its events,
     then everything is cut to what exists at as-of (``timeline_at``, ``billing_at``).
     """
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for name, frame in stripe_frames(rng, tl, b, catalog, horizon, opp_by_sub):
+        parts.setdefault(name, []).append(frame)
+    return StripeFrames(**{name: pl.concat(frames) for name, frames in parts.items()})
+
+
+def stripe_frames(
+    rng: np.random.Generator,
+    tl: Timeline,
+    b: Billing,
+    catalog: Catalog,
+    horizon: Horizon,
+    opp_by_sub: pl.DataFrame,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """``build_stripe``'s frames one at a time, as ``(field name, frame)``, so a caller that
+    writes each and lets it go holds one Stripe file in memory at a time. The invoices, the
+    largest objects, come as several consecutive frames (``invoice_batches``): a file's
+    records are those of all the frames of its name.
+
+    The random draws (meter event ids) happen on the first ``next()``, whatever is consumed
+    after it; the frames come in ``StripeFrames`` order except that each pair built together
+    (charges and invoice payments, credit notes and refunds) comes together.
+    """
     A = horizon.as_of
     meter_events = meter_event_frame(b.meter_events, tl.customers, rng).filter(
         pl.col("timestamp") <= A
     )
     tl, b = timeline_at(tl, A), billing_at(b, A)
     prices = _price_rows(catalog)
+    yield "customers", _customers(tl)
+    yield "products", _products(catalog)
+    yield "prices", prices.select(price_struct().alias("p")).unnest("p")
+    yield "subscriptions", _subscriptions(tl, b, horizon, prices, opp_by_sub)
+    for batch in invoice_batches(tl, b, INVOICE_BATCH_ROWS):
+        yield "invoices", batch  # the same name again: appended to the file
     charges, payments = _charges_and_payments(tl, b)
+    yield "invoice_payments", payments
+    yield "charges", charges
+    del charges, payments
     notes, refunds = _credit_notes_and_refunds(tl, b)
-    return StripeFrames(
-        customers=_customers(tl),
-        products=_products(catalog),
-        prices=prices.select(price_struct().alias("p")).unnest("p"),
-        subscriptions=_subscriptions(tl, b, horizon, prices, opp_by_sub),
-        invoices=_invoices(tl, b, horizon),
-        invoice_payments=payments,
-        credit_notes=notes,
-        charges=charges,
-        refunds=refunds,
-        billing_meters=_meters(catalog),
-        meter_events=meter_events,
-    )
+    yield "credit_notes", notes
+    yield "refunds", refunds
+    del notes, refunds
+    yield "billing_meters", _meters(catalog)
+    yield "meter_events", meter_events
