@@ -56,13 +56,17 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
     drop_records = result["generate"]["first"]["records"]
     assert load["rows_in"] == drop_records == load["rows_out"] + load["quarantined"]
     assert result["floor"]["rows_in"] == drop_records
-    # The typed floor reads the same records into the declared tables (nested lists: more rows),
-    # every declared column typed: it does at least the count floor's work.
+    # The typed floor reads the same files and records as the count floor, into the declared
+    # tables (nested lists: more rows), every declared column typed: at least the count
+    # floor's work. Not in time: at 200 customers both are a second of per-file overhead, and
+    # no timing is asserted here.
     count_floor, typed_floor = result["floor"], result["typed_floor"]
-    assert typed_floor["rows_in"] == drop_records < typed_floor["rows_out"]
-    assert typed_floor["files"] == count_floor["files"] and typed_floor["columns"] > 100
-    assert typed_floor["cpu_s"] >= count_floor["cpu_s"] * 0.9, (typed_floor, count_floor)
-    assert typed_floor["wall_s"] >= count_floor["wall_s"] * 0.9, (typed_floor, count_floor)
+    assert typed_floor["files"] == count_floor["files"] > 0
+    assert typed_floor["rows_in"] == count_floor["rows_in"] == drop_records
+    assert typed_floor["rows_out"] > typed_floor["rows_in"] and typed_floor["columns"] > 100
+    assert typed_floor["tables"] > typed_floor["files"]
+    for floor in (count_floor, typed_floor):
+        assert floor["wall_s"] >= floor["work_s"] > 0 and floor["cpu_s"] > 0, floor
     ratios = result["ratios"]
     assert ratios["load_vs_typed_floor"] == round(load["wall_s"] / typed_floor["wall_s"], 2)
     assert ratios["pipeline_vs_count_floor"] == round(
