@@ -1,4 +1,12 @@
-"""Shared fixtures: a handmade minimal source drop, written to ``tmp_path``."""
+"""Shared fixtures: a handmade minimal source drop, written to ``tmp_path``; the session's
+reference company (a drop and a completed ``revops run`` of it, made once for all workers).
+
+And how ``pytest -n 2`` shares the tests out (``--dist loadgroup --no-loadscope-reorder`` in
+pyproject.toml): every test file is one unit of work, as ``--dist loadfile`` makes it (its
+module fixtures are built once, on one worker), unless its tests name an ``xdist_group`` of
+their own; and the units are handed out heaviest first (``HEAVIEST_FIRST``), so the last
+ones to run, while the other worker finishes, are short.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +14,55 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from connectors.api.retry import RetryPolicy
 from connectors.drop import REQUIRED_FILES
 
+if TYPE_CHECKING:
+    from api_company import ApiRun
+    from crash import SharedReference
+
 EXPORTED_AT = "2026-06-30T23:59:59Z"
+
+# Test files by the time they take alone (pytest -n 0), longest first; the others follow in
+# the order they are collected. Only the order of the work changes, never what runs.
+HEAVIEST_FIRST = [
+    "test_crash_chain.py",
+    "test_recon.py",
+    "test_conformance.py",
+    "test_dbt_variations.py",
+    "test_ui_story.py",
+    "test_e2e.py",
+    "test_dbt_truth.py",
+    "test_trace.py",
+    "test_workflow_cli.py",
+    "test_cli.py",
+    "test_load.py",
+    "test_workflow.py",
+    "test_quarantine_exceptions.py",
+    "test_sandbox_incremental.py",
+    "test_runlock.py",
+    "test_api_asof.py",
+    "test_api_mode.py",
+    "test_dbt_invariants.py",
+    "test_dbt_playbook.py",
+    "test_dbt_project.py",
+    "test_bad_drops.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist names each test's group in its node id
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group every test without an ``xdist_group`` by its file; put the heaviest files first."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    rank = {name: i for i, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
+
 
 MakeDrop = Callable[..., Path]
 
@@ -67,6 +116,35 @@ def sleeps() -> list[float]:
 def policy(sleeps: list[float]) -> RetryPolicy:
     """A retry policy that records its waits instead of sleeping (api-mode tests)."""
     return RetryPolicy(max_attempts=4, sleep=sleeps.append)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _share_dbt_parses(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every dbt invocation of the tests (``dbt_build.dbt``) starts from the session's parse."""
+    from dbt_build import share_parses_in
+    from shared import session_dir
+
+    share_parses_in(session_dir(tmp_path_factory) / "shared" / "dbt-parses")
+
+
+@pytest.fixture(scope="session")
+def reference_company(tmp_path_factory: pytest.TempPathFactory) -> SharedReference:
+    """The crash tests' company, its next day's drop, and its reference run: one uninterrupted
+    ``revops run`` of its drop on a fresh home, made once per session for every worker
+    (``crash.shared_reference``). Read it; copy its home (``shared.copy_home``) to change it."""
+    from crash import shared_reference
+
+    return shared_reference(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def api_company(tmp_path_factory: pytest.TempPathFactory) -> ApiRun:
+    """A ``revops run --source api`` against the fake vendors serving a sandbox drop, made
+    once per session for every worker (``api_company.api_run``). Read it; copy its home to
+    change it."""
+    from api_company import api_run
+
+    return api_run(tmp_path_factory)
 
 
 def canon(records: list[dict[str, Any]]) -> Counter[str]:

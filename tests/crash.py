@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import signal
@@ -31,6 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
+
+from connectors.sandbox.generate import generate
 
 REVOPS = Path(sys.executable).parent / "revops"
 SERVING = Path("serving") / "revenue.duckdb"
@@ -46,7 +50,8 @@ HISTORY_COLUMNS: Mapping[str, frozenset[str]] = {
     "recon.check_runs": frozenset({"run_id", "ran_at"}),
     "recon.check_entity_runs": frozenset({"run_id"}),
     "recon.exception_events": frozenset({"run_id"}),
-    "recon.exceptions": frozenset({"last_run_id"}),
+    "recon.exceptions": frozenset({"last_run_id", "first_seen_run_id"}),
+    "staging.stg_meta__quarantined_records": frozenset({"first_quarantined_at", "quarantined_at"}),
 }
 
 Fingerprint = dict[str, tuple[int, str]]  # "warehouse:schema.name" -> (rows, digest)
@@ -475,6 +480,7 @@ KILL_POINTS = [
     KillPoint("dbt_models at 15%", "dbt_models", 0.15),
     KillPoint("dbt_models at 60%", "dbt_models", 0.6),
     KillPoint("reconciliation half-way", "reconciliation", 0.5),
+    KillPoint("exception_workflow half-way", "exception_workflow", 0.5),
     KillPoint("finance_report half-way", "finance_report", 0.5),
     KillPoint("publish half-written", "serving_snapshot", 0.5, publish="window"),
 ]
@@ -501,6 +507,33 @@ class Reference:
     steps: list[tuple[str, float, float]]  # step, start, seconds
     publish_window: float
     seconds: float
+    stdout: str = ""  # what the run printed (its steps as they ran, then the summary)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "home": str(self.home),
+                "fingerprint": self.fingerprint,
+                "step_seconds": self.step_seconds,
+                "steps": self.steps,
+                "publish_window": self.publish_window,
+                "seconds": self.seconds,
+                "stdout": self.stdout,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Reference:
+        data = json.loads(text)
+        return cls(
+            home=Path(data["home"]),
+            fingerprint={k: (rows, digest) for k, (rows, digest) in data["fingerprint"].items()},
+            step_seconds=data["step_seconds"],
+            steps=[(key, start, seconds) for key, start, seconds in data["steps"]],
+            publish_window=data["publish_window"],
+            seconds=data["seconds"],
+            stdout=data["stdout"],
+        )
 
 
 def require_success(finished: Finished, what: str) -> None:
@@ -524,4 +557,34 @@ def reference_run(home: Path, drop: Path) -> Reference:
         steps=steps,
         publish_window=watch.window or 0.05,
         seconds=finished.seconds,
+        stdout=finished.stdout,
     )
+
+
+@dataclass(frozen=True)
+class SharedReference:
+    """The crash tests' company: its drop, the next day's drop, and the reference run of the
+    drop on a fresh home. Made once per test session (``tests/shared.py``) and never written
+    after: tests that need a home with one completed run of it (the crash chains, the
+    operator's walk-through, the UI story, the progress lines of a run...) copy ``ref.home``.
+    """
+
+    drop: Path
+    next_drop: Path
+    ref: Reference
+
+
+def shared_reference(tmp_path_factory: pytest.TempPathFactory) -> SharedReference:
+    """The session's ``SharedReference``, made by the first test (of any worker) to ask."""
+    from shared import shared_build
+
+    def build(root: Path) -> None:
+        # One company through the next day, seen at the as-of and a day later (incremental).
+        generate(root / "drop", as_of=AS_OF, through=NEXT_DAY, **COMPANY)
+        generate(root / "drop-next-day", as_of=NEXT_DAY, through=NEXT_DAY, **COMPANY)
+        ref = reference_run(root / "ref", root / "drop")
+        (root / "reference.json").write_text(ref.to_json(), encoding="utf-8")
+
+    root = shared_build(tmp_path_factory, "crash-reference", build)
+    ref = Reference.from_json((root / "reference.json").read_text(encoding="utf-8"))
+    return SharedReference(root / "drop", root / "drop-next-day", ref)

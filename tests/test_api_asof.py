@@ -5,32 +5,31 @@ them judges the drop as of the export instant, like files mode on the same drop:
 ``raw_meta.source_state`` as-of, the same batches' ``extracted_at`` and, after a real
 ``dbt build`` and the real checks, the same open exceptions. A response without a (readable)
 ``Date`` leaves the local clock as the as-of.
+
+The api-mode side is the session's ``revops run --source api`` against the fakes
+(``api_company``, which ``test_cli`` runs as a user does): the load, ``dbt build`` and the
+checks of a real run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
+from api_company import ApiRun
 from dbt_build import dbt_build, load
 
 from connectors.api.clock import SourceClock, parse_http_date, stamp
 from connectors.api.retry import RetryPolicy
 from connectors.api.stripe_api import extract_stripe
 from connectors.drop import read_manifest
-from connectors.load.api_mode import (
-    NetSuiteSource,
-    SalesforceSource,
-    StripeSource,
-    load_api_system,
-)
+from connectors.load.api_mode import StripeSource, load_api_system
 from connectors.load.warehouse import connect
 from connectors.sandbox import generate
 from connectors.sandbox.fake_clock import http_date
 from connectors.sandbox.fake_stripe import start_fake_stripe
-from connectors.sandbox.serve import Served, serve_all
 from reconciliation.run import latest_as_of, run_checks
 
 FAST = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)
@@ -148,46 +147,14 @@ def test_responses_without_date_fall_back_to_the_local_clock(
 # -- files mode and api mode on the same drop publish the same exceptions ---------------------
 
 
-@pytest.fixture(scope="module")
-def drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("company")
-    generate(out, customers=30, months=6, seed=11, progress=False)  # 6 differ as of today
-    return out
-
-
-@pytest.fixture(scope="module")
-def served(drop: Path) -> Iterator[Served]:
-    fakes = serve_all(drop, "rate_limit=1,server_error=1")
-    try:
-        yield fakes
-    finally:
-        fakes.stop()
-
-
-def api_sources(served: Served) -> dict[str, object]:
-    env = served.env
-    return {
-        "salesforce": SalesforceSource(
-            env["SALESFORCE_INSTANCE_URL"],
-            env["SALESFORCE_CLIENT_ID"],
-            env["SALESFORCE_CLIENT_SECRET"],
-            env["SALESFORCE_CA_BUNDLE"],
-        ),
-        "stripe": StripeSource(
-            env["STRIPE_API_KEY"],
-            env["STRIPE_API_BASE"],
-            usage_export=Path(env["REVOPS_USAGE_EXPORT"]),
-        ),
-        "netsuite": NetSuiteSource(
-            env["NETSUITE_BASE_URL"],
-            env["NETSUITE_ACCOUNT_ID"],
-            env["NETSUITE_CONSUMER_KEY"],
-            env["NETSUITE_CONSUMER_SECRET"],
-            env["NETSUITE_TOKEN_ID"],
-            env["NETSUITE_TOKEN_SECRET"],
-            env["NETSUITE_CA_BUNDLE"],
-        ),
-    }
+def as_of_and_open(con: duckdb.DuckDBPyConnection) -> tuple[str, set[tuple[str, str]]]:
+    """The as-of the checks ran at and the open (check, record) pairs, once dbt built and the
+    checks ran."""
+    as_of = latest_as_of(con)
+    open_ = con.sql("SELECT check_id, record_id FROM recon.exceptions WHERE status = 'open'")
+    dbt_as_of = con.sql("SELECT as_of_at FROM intermediate.int_as_of").fetchall()
+    assert len(dbt_as_of) == 1 and stamp(dbt_as_of[0][0]) == as_of  # what dbt judged at
+    return as_of, set(open_.fetchall())
 
 
 def published(home: Path) -> tuple[str, set[tuple[str, str]]]:
@@ -195,43 +162,37 @@ def published(home: Path) -> tuple[str, set[tuple[str, str]]]:
     dbt_build(home)
     con = connect(home / "warehouse.duckdb")
     try:
-        as_of = latest_as_of(con)
         run_checks(con)
-        open_ = con.sql(
-            "SELECT check_id, record_id FROM recon.exceptions WHERE status = 'open'"
-        ).fetchall()
-        dbt_as_of = con.sql("SELECT as_of_at FROM intermediate.int_as_of").fetchall()
+        return as_of_and_open(con)
     finally:
         con.close()
-    assert len(dbt_as_of) == 1 and stamp(dbt_as_of[0][0]) == as_of  # what dbt judged at
-    return as_of, set(open_)
 
 
 @pytest.mark.integration
 def test_api_mode_on_the_served_fakes_publishes_what_files_mode_publishes(
-    drop: Path, served: Served, tmp_path: Path
+    api_company: ApiRun, tmp_path: Path
 ) -> None:
-    files_home, api_home = tmp_path / "files", tmp_path / "api"
+    drop, files_home = api_company.drop, tmp_path / "files"
+    assert api_company.returncode == 0, api_company.stderr[-3000:]
     load(drop, files_home)
-    con = connect(api_home / "warehouse.duckdb")
+    # The api run's warehouse: loaded from the fakes, built and checked by its Dagster run.
+    con = duckdb.connect(str(api_company.home / "warehouse.duckdb"), read_only=True)
     try:
-        for system, source in api_sources(served).items():
-            load_api_system(con, api_home, system, source, policy=FAST)  # type: ignore[arg-type]
         extracted = con.sql("SELECT DISTINCT extracted_at FROM raw_meta.batches").fetchall()
         states = con.sql(
             "SELECT source, exported_at FROM raw_meta.source_state ORDER BY source"
         ).fetchall()
+        api_as_of, api_open = as_of_and_open(con)
     finally:
         con.close()
     exported_at = read_manifest(drop).exported_at
-    assert served.as_of == exported_at
+    assert api_company.served_as_of == exported_at
     # Every system's as-of is the fakes' clock, i.e. the drop's exported_at, not today.
     assert [s for s, _ in states] == ["api:netsuite", "api:salesforce", "api:stripe"]
     assert {t for _, t in states} == {exported_at}
     assert {stamp(_aware(t)) for (t,) in extracted} == {stamp(exported_at)}
 
     files_as_of, files_open = published(files_home)
-    api_as_of, api_open = published(api_home)
     assert files_as_of == api_as_of == stamp(exported_at)
     assert files_open, "the drop should have open exceptions to compare"
     assert sorted(files_open ^ api_open) == []

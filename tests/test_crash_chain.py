@@ -11,10 +11,18 @@ every warehouse and serving relation but the per-run check log (``RUN_LOGS``: a 
 its checks more than once). Every kill of a raw load lands on the home's first load of that
 source, as in the full campaign: the chains kill in step order.
 
+After the first chain's kill inside ``dbt_models`` a killed publish's temp file and its WAL
+are left in ``serving/`` too: the next run says it removed the temp file, and neither is
+left (``test_a_run_killed_in_its_dbt_step_is_recovered_by_the_next_run``).
+
 Then, on a home with a completed run, runs of the next day's drop killed while they publish
 (temp file just created; just renamed over the snapshot): ``serving/revenue.duckdb`` is
 the old snapshot untouched or the new one whole, and the run after them publishes what the
 run renamed over the snapshot had published.
+
+The company, its drops and the reference run are the session's ``SharedReference``
+(``crash.shared_reference``), which other tests that need a completed run of a company
+share.
 
 Nothing is asserted on seconds; the kills and the runs' wall times are written to
 ``test-artifacts/crash/chain.md``.
@@ -22,7 +30,6 @@ Nothing is asserted on seconds; the kills and the runs' wall times are written t
 
 from __future__ import annotations
 
-import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -34,10 +41,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from crash import (
-    AS_OF,
-    COMPANY,
     KILL_POINTS,
-    NEXT_DAY,
     RUN_CREATED,
     RUN_LOGS,
     SERVING,
@@ -50,15 +54,14 @@ from crash import (
     kill_at,
     markdown_table,
     publish_leftovers,
-    reference_run,
     run_revops,
     run_timelines,
     serving_fingerprint,
     sha256,
+    shared_reference,
     write_report,
 )
-
-from connectors.sandbox.generate import generate
+from shared import copy_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -68,7 +71,10 @@ PUBLISH_CHAIN = [
     KillPoint("temp file just created", "serving_snapshot", publish="appear"),
     KillPoint("just renamed over the snapshot", "serving_snapshot", publish="renamed"),
 ]
-RECOVERED = "was left unfinished by a process that died"
+RECOVERED = "was left unfinished by a process that died: marked failed and its warehouse slot freed"
+# What a publish killed half-way leaves (its temp file and the temp file's WAL), left in the
+# first chain's home after its kill inside dbt_models.
+PLANTED = (".revenue.duckdb.99999.tmp", ".revenue.duckdb.99999.tmp.wal")
 
 
 def removed_line(name: str) -> str:
@@ -83,6 +89,8 @@ class ChainKill:
     temp_files: list[str] = field(default_factory=list)
     snapshot: str = ""  # publish chain only: "old (untouched)", "new", "none", "unreadable: …"
     serving: Fingerprint | None = None
+    output: str = ""  # what the killed run printed
+    planted: list[str] = field(default_factory=list)  # left in serving/ after this kill
 
 
 @dataclass
@@ -94,12 +102,21 @@ class Chain:
     statuses: list[str] = field(default_factory=list)
     fingerprint: Fingerprint | None = None
     problems: list[str] = field(default_factory=list)
+    plant: bool = False  # leave PLANTED in serving/ after the first kill inside dbt_models
+    planted_left: list[str] | None = None  # which of them were left after the next run
+
+    def output_after(self, index: int) -> str:
+        """What the run after kill ``index`` printed."""
+        if index + 1 < len(self.kills):
+            return self.kills[index + 1].output
+        return self.final.stdout if self.final is not None else ""
 
 
 def run_chain(chain: Chain, drop: Path, ref: Reference, points: list[KillPoint]) -> None:
     """Kill one run per point on ``chain.home``, then run to the end; every run after a kill
     must say it recovered the dead run and removed its temp files."""
     leftovers: list[str] = []
+    serving = chain.home / "serving"
     for index, point in enumerate(points):
         before = sha256(chain.home / SERVING)
         kill = kill_at(
@@ -112,10 +129,19 @@ def run_chain(chain: Chain, drop: Path, ref: Reference, points: list[KillPoint])
         )
         record = ChainKill(point, run_timelines(chain.home)[-1].killed_in(), kill.victim_seconds)
         record.temp_files = kill.tmp_at_kill
+        record.output = kill.log
         chain.kills.append(record)
         said_by = f"the run killed at {point.name!r}"
         _said_recovery(chain, said_by, kill.log, recovers=index > 0, leftovers=leftovers)
+        if chain.kills[:-1] and chain.kills[-2].planted:
+            chain.planted_left = [n for n in PLANTED if (serving / n).exists()]
         leftovers = kill.tmp_at_kill
+        if chain.plant and point.step == "dbt_models" and not any(k.planted for k in chain.kills):
+            serving.mkdir(exist_ok=True)
+            for name in PLANTED:
+                (serving / name).write_bytes(b"partial")
+            record.planted = list(PLANTED)
+            leftovers = [*leftovers, PLANTED[0]]
         if point.publish is not None:
             after = sha256(chain.home / SERVING)
             record.snapshot = _snapshot_state(chain.home, before, after, record)
@@ -126,6 +152,8 @@ def run_chain(chain: Chain, drop: Path, ref: Reference, points: list[KillPoint])
         )
         return
     _said_recovery(chain, "the run after the last kill", final.stdout, True, leftovers)
+    if chain.kills and chain.kills[-1].planted:
+        chain.planted_left = [n for n in PLANTED if (serving / n).exists()]
     if publish_leftovers(chain.home):
         chain.problems.append(f"publish leftovers at the end: {publish_leftovers(chain.home)}")
     chain.statuses = [t.status for t in run_timelines(chain.home)]
@@ -173,7 +201,8 @@ def report(campaign: Campaign) -> str:
                     kill.point.name,
                     kill.killed_in,
                     f"{kill.seconds:.1f}",
-                    ", ".join(kill.temp_files),
+                    ", ".join(kill.temp_files)
+                    + (f" (then left: {', '.join(kill.planted)})" if kill.planted else ""),
                     kill.snapshot,
                 )
             )
@@ -216,15 +245,13 @@ def report(campaign: Campaign) -> str:
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
     started = time.perf_counter()
+    shared = shared_reference(tmp_path_factory)
     root = tmp_path_factory.mktemp("crash-chain")
-    drop, next_drop = root / "drop", root / "drop-next-day"
-    # One company through the next day, seen at the as-of and a day later (incremental).
-    generate(drop, as_of=AS_OF, through=NEXT_DAY, **COMPANY)
-    generate(next_drop, as_of=NEXT_DAY, through=NEXT_DAY, **COMPANY)
-    ref = reference_run(root / "ref", drop)
+    drop, next_drop, ref = shared.drop, shared.next_drop, shared.ref
     chains = [Chain(f"chain {n + 1}", root / f"chain{n + 1}") for n in range(len(CHAINS))]
+    chains[0].plant = True
     # The publish chain starts from a home with a completed run (the reference's, copied).
-    publish = Chain("publish", shutil.copytree(ref.home, root / "publish", symlinks=True))
+    publish = Chain("publish", copy_home(ref.home, root / "publish"))
     campaign = Campaign(ref, chains, publish)
 
     def guarded(chain: Chain, task: Callable[[], None]) -> Callable[[], None]:
@@ -313,3 +340,19 @@ def test_a_publish_killed_leaves_the_old_snapshot_or_the_new_one_whole(
             problems += [f"after the kills: {d}" for d in differences(final, renamed.serving)]
     assert publish.statuses == ["SUCCESS", "FAILURE", "FAILURE", "SUCCESS"], publish.statuses
     assert not problems, "\n".join(problems)
+
+
+def test_a_run_killed_in_its_dbt_step_is_recovered_by_the_next_run(campaign: Campaign) -> None:
+    """A run killed inside its dbt step, a killed publish's temp file and WAL left beside the
+    snapshot: the next run says it marked the dead run failed and freed its warehouse slot,
+    and that it removed the temp file; neither file is left; the killed run is FAILURE.
+    (Once tests/test_runlock.py, on a home of its own; the first chain is that home.)"""
+    chain = campaign.chains[0]
+    [(index, killed)] = [(i, k) for i, k in enumerate(chain.kills) if k.planted]
+    assert killed.point.step == "dbt_models" and killed.killed_in == "dbt_models"
+    assert killed.planted == list(PLANTED)
+    after = chain.output_after(index)
+    assert RECOVERED in after
+    assert removed_line(PLANTED[0]) in after
+    assert chain.planted_left == []
+    assert chain.statuses == ["FAILURE"] * len(chain.kills) + ["SUCCESS"], chain.statuses

@@ -1,6 +1,7 @@
 """Each invariant test (docs/revenue-metrics.md, "Invariants") fails loudly on a broken mart.
 
-One 300-customer drop is built once; for every invariant the pristine warehouse is restored,
+One 300-customer drop is built once (the session's build of test_dbt_truth's 300-seed42,
+``dbt_build.built_company``, copied); for every invariant the pristine warehouse is restored,
 one mart row is corrupted the way a bug would corrupt it, and the invariant's test alone is
 run with the real ``dbt build --select <test>``: it must fail, naming the test, while the
 same test passed in the full build of the pristine warehouse.
@@ -13,9 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt_build import dbt, dbt_build, load, run_results
-
-from connectors.sandbox import generate
+from dbt_build import built_company, dbt, run_results
 
 pytestmark = pytest.mark.integration
 
@@ -64,10 +63,9 @@ CORRUPTIONS = {
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("invariants")
-    drop, home = root / "drop", root / "home"
-    generate(drop, progress=False, customers=300, seed=42)
-    load(drop, home)
-    dbt_build(home)
+    # The session's build of this company (test_dbt_truth's 300-seed42), copied to corrupt.
+    _, built = built_company(tmp_path_factory, {"customers": 300, "seed": 42})
+    home = Path(shutil.copytree(built, root / "home"))
     passed = {r["unique_id"].split(".")[2] for r in run_results(home) if r["status"] == "pass"}
     assert set(CORRUPTIONS) <= passed
     shutil.copy(home / "warehouse.duckdb", root / "pristine.duckdb")

@@ -12,16 +12,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from crash import SharedReference
 from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dbt_build import DBT_PROJECT, dbt, dbt_build, differing, load, mrr_cells, truth_cells
+from shared import copy_home
 
 from connectors.load.warehouse import connect, ensure_system_tables
 from connectors.sandbox import generate
@@ -71,7 +70,7 @@ def test_hook_creates_missing_raw_tables_with_the_loaders_ddl(tmp_path: Path) ->
         raw_columns(hook_home / "warehouse.duckdb"),
     )
     bookkeeping = {("raw_meta", "batches"), ("raw_meta", "cursors"), ("raw_meta", "object_specs")}
-    loaded = {k for k in by_loader if k[1] != "quarantine" and k not in bookkeeping}
+    loaded = {k for k in by_loader if k not in bookkeeping}  # the quarantines too
     assert set(by_hook) == loaded  # every raw table the loader writes is a dbt source
     assert {k: by_hook[k] for k in loaded} == {k: by_loader[k] for k in loaded}
 
@@ -113,13 +112,14 @@ def test_every_dbt_source_is_the_raw_asset_that_loads_it(graph: AssetGraph) -> N
         for spec in specs
         for table in (spec.table, *(child.table for child in spec.children))
     }
-    assert keys == loaded | {dg.AssetKey(["raw_meta", "source_state"])}
+    quarantines = {dg.AssetKey([f"raw_{system}", "quarantine"]) for system in SPECS}
+    assert keys == loaded | quarantines | {dg.AssetKey(["raw_meta", "source_state"])}
 
 
 @pytest.mark.unit
 def test_models_are_grouped_by_layer_and_built_in_the_warehouse_pool(graph: AssetGraph) -> None:
     dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[0] in LAYERS]
-    assert len(dbt_keys) == 60
+    assert len(dbt_keys) == 62
     for key in dbt_keys:
         node = graph.get(key)
         assert node.group_name == key.path[0] and node.owners, key
@@ -139,20 +139,13 @@ def test_a_missing_manifest_says_how_to_prepare_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_revops_run_loads_and_builds_in_one_dagster_run(tmp_path: Path) -> None:
-    drop, home = tmp_path / "drop", tmp_path / "home"
-    generate(drop, progress=False, customers=120, seed=3)
-    env = {**os.environ, "REVOPS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    revops = Path(sys.executable).parent / "revops"
-    proc = subprocess.run(
-        [str(revops), "run", "--source-dir", str(drop)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_revops_run_loads_and_builds_in_one_dagster_run(
+    tmp_path: Path, reference_company: SharedReference
+) -> None:
+    """``revops run`` of a sandbox drop on a fresh home (exit 0): the session's reference run
+    of the crash tests' company (``crash.shared_reference``), its home copied to read."""
+    drop = reference_company.drop
+    home = copy_home(reference_company.ref.home, tmp_path / "home")
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         [run] = instance.get_runs()
         materialized = {

@@ -1,7 +1,8 @@
 """metrics.mrr_monthly equals the sandbox's truth/mrr.csv, every cell, on real builds.
 
 Each drop is generated, loaded into a real DuckDB warehouse and built with the real
-``dbt build`` (every model, contract, data test and unit test). truth/mrr.csv is computed by
+``dbt build`` (every model, contract, data test and unit test), once per test session
+(``dbt_build.built_company``: other tests read the same build). truth/mrr.csv is computed by
 the generator from its own subscription timeline, not from the exported invoices, so it is
 an independent oracle for the invoice-based MRR of the models (docs/revenue-metrics.md,
 section "Invariants", 7).
@@ -14,10 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dbt_build import dbt_build, differing, load, mrr_cells, run_results, truth_cells
+from dbt_build import built_company, differing, mrr_cells, run_results, truth_cells
 from drops import CompanyAt
-
-from connectors.sandbox import generate
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +40,8 @@ Built = tuple[str, Path, Path]  # the drop's name, the drop, the home it was bui
     params=[pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in DROPS],
 )
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp(request.param)
-    drop, home = root / "drop", root / "home"
-    generate(drop, progress=False, **DROPS[request.param])
-    load(drop, home)
-    dbt_build(home)
+    # Made once per session: test_dbt_invariants corrupts a copy of the 300-seed42 build.
+    drop, home = built_company(tmp_path_factory, DROPS[request.param])
     return request.param, drop, home
 
 

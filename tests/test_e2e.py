@@ -1,6 +1,8 @@
 """The whole pipeline operated as people do: full run, a partial re-run, a broken drop, a new drop.
 
-One small sandbox company in ``tmp_path``, real Dagster runs on a real local instance.
+One small sandbox company, real Dagster runs on a real local instance. The first full run is
+the session's reference run of the crash tests' company (``crash.shared_reference``: one
+``revops run`` of its drop on a fresh home), copied into ``tmp_path`` with its drop.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from crash import COMPANY, SharedReference
+from shared import copy_home
 
 from connectors.sandbox import generate
 from dagster_project.definitions import refresh_job
@@ -46,14 +50,13 @@ def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_operating_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    drop = tmp_path / "inbox" / "2026-06-30"
-    generate(drop, customers=80, months=8, progress=False)
-
-    # 1. A full run from the CLI.
-    full = run(str(BIN / "revops"), "run", "--source-dir", str(drop), home=home)
-    assert full.returncode == 0, full.stderr[-3000:]
+def test_operating_the_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_company: SharedReference
+) -> None:
+    # 1. A full run from the CLI (`revops run --source-dir <drop>` on a fresh home, exit 0):
+    # the reference run, its home copied, its drop where the exports land.
+    drop = Path(shutil.copytree(reference_company.drop, tmp_path / "inbox" / "2026-06-30"))
+    home = copy_home(reference_company.ref.home, tmp_path / "home")
     snapshot = home / "serving" / "revenue.duckdb"
     published = sha256(snapshot)
     con = duckdb.connect(str(snapshot), read_only=True)
@@ -101,7 +104,7 @@ def test_operating_the_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("REVOPS_HOME", str(home))
     first_cursor = "\n".join(_run_key(r) for r in _requests(None))
     second = tmp_path / "inbox" / "2026-07-31"
-    generate(second, customers=80, months=8, as_of=_as_of("2026-07-31T23:59:59Z"), progress=False)
+    generate(second, **(COMPANY | {"as_of": _as_of("2026-07-31T23:59:59Z")}))
     requests = _requests(first_cursor)
     assert [r.tags["revops/source_dir"] for r in requests] == [str(second.resolve())]
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:

@@ -1,8 +1,9 @@
 """One run per REVOPS_HOME, by a lock a dead process cannot hold; dead runs recovered.
 
 The lock is tested with real processes (another Python holding it, killed with SIGKILL) and
-through the ``revops`` console script: a second run refused in one line, a run killed inside
-its dbt step recovered by the next run, two runs started together.
+through the ``revops`` console script: a second run refused in one line, two runs started
+together. (A run killed inside its dbt step, recovered by the next run, is one of the crash
+chains of ``tests/test_crash_chain.py``.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from crash import SharedReference
 
-from connectors.sandbox.generate import generate
 from dagster_project.runlock import RunInProgressError, held_by, run_lock
 
 REVOPS = Path(sys.executable).parent / "revops"
@@ -99,61 +100,14 @@ def test_a_second_run_on_a_busy_home_says_so_in_one_line(
     assert not (home / "dagster").exists()  # refused before any run was launched
 
 
-@pytest.fixture(scope="module")
-def small_drop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    drop = tmp_path_factory.mktemp("drop") / "drop"
-    generate(drop, customers=80, months=12, seed=9, progress=False)
-    return drop
-
-
-@pytest.mark.e2e
-def test_a_run_killed_in_its_dbt_step_is_recovered_by_the_next_run(
-    tmp_path: Path, small_drop: Path
-) -> None:
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    env["REVOPS_HOME"] = str(home)
-    victim = subprocess.Popen(
-        [str(REVOPS), "run", "--source-dir", str(small_drop)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    dbt_dir = home / "dbt"
-    deadline = time.monotonic() + 300
-    while not (dbt_dir.is_dir() and any(dbt_dir.iterdir())):  # dbt build has started
-        assert victim.poll() is None, "the run ended before its dbt step"
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    time.sleep(1.0)
-    os.killpg(victim.pid, signal.SIGKILL)  # the CLI and the dbt it started
-    victim.wait()
-    # A publish killed half-way leaves its temp file (and WAL) behind.
-    (home / "serving").mkdir(exist_ok=True)
-    (home / "serving" / ".revenue.duckdb.99999.tmp").write_bytes(b"partial")
-    (home / "serving" / ".revenue.duckdb.99999.tmp.wal").write_bytes(b"partial")
-
-    proc = revops("run", "--source-dir", str(small_drop), home=home)
-
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (
-        "was left unfinished by a process that died: marked failed and its warehouse "
-        "slot freed" in proc.stdout
-    )
-    assert "removed .revenue.duckdb.99999.tmp, left by a publish that was killed" in proc.stdout
-    assert not list((home / "serving").glob(".*.tmp*"))
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        statuses = sorted(r.status.value for r in instance.get_runs())
-    assert statuses == ["FAILURE", "SUCCESS"]
-
-
 @pytest.mark.e2e
 def test_two_runs_started_together_one_runs_the_other_says_why(
     tmp_path: Path, minimal_drop: Path
 ) -> None:
+    """Two ``revops run`` of a valid drop on a fresh home at once: one runs to the end, the
+    other is refused before it launches anything; the home's run history holds the one run.
+    (This run is also the one ``test_cli`` once made on its own home, alone, to find a valid
+    drop's run in the run history: the same run, the same history.)"""
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env["REVOPS_HOME"] = str(home)
@@ -162,18 +116,34 @@ def test_two_runs_started_together_one_runs_the_other_says_why(
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
-    outcomes = sorted((p.wait(timeout=600), p.stderr.read()) for p in procs)  # type: ignore[union-attr]
-    assert [code for code, _ in outcomes] == [0, 3], outcomes
+    outcomes = sorted(
+        (p.wait(timeout=600), p.stderr.read(), p.stdout.read())  # type: ignore[union-attr]
+        for p in procs
+    )
+    assert [code for code, _, _ in outcomes] == [0, 3], outcomes
     assert last_line(outcomes[1][1]).startswith("revops: another revops run (pid ")
+
+    # The run that ran: a valid drop's run is in the run history (the only run there).
+    stdout = outcomes[0][2]
+    assert "SUCCESS" in stdout
+    dagster_home = home / "dagster"
+    assert dagster_home.is_dir()
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs()
+    assert [run.job_name for run in runs] == ["refresh"]
+    assert runs[0].status == dg.DagsterRunStatus.SUCCESS
+    assert runs[0].run_id in stdout
 
 
 @pytest.mark.e2e
 def test_a_run_shows_each_step_as_it_starts_and_ends_then_the_summary(
-    tmp_path: Path, small_drop: Path
+    reference_company: SharedReference,
 ) -> None:
-    proc = revops("run", "--source-dir", str(small_drop), home=tmp_path / "home")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = proc.stdout.splitlines()
+    """What ``revops run`` printed: the session's reference run of the crash tests' company
+    (``crash.shared_reference``), a ``revops run`` of a sandbox drop on a fresh home."""
+    lines = reference_company.ref.stdout.splitlines()
     steps = ["source_drop", "raw_stripe", "dbt_models", "reconciliation", "serving_snapshot"]
     for step in steps:
         started = next(i for i, line in enumerate(lines) if f"▸ {step} " in line)
