@@ -1,11 +1,11 @@
 """Shared fixtures: a handmade minimal source drop, written to ``tmp_path``; the session's
 reference company (a drop and a completed ``revops run`` of it, made once for all workers).
 
-And how ``pytest -n 2`` shares the tests out (``--dist loadgroup --no-loadscope-reorder`` in
-pyproject.toml): every test file is one unit of work, as ``--dist loadfile`` makes it (its
-module fixtures are built once, on one worker), unless its tests name an ``xdist_group`` of
-their own; and the units are handed out heaviest first (``HEAVIEST_FIRST``), so the last
-ones to run, while the other worker finishes, are short.
+And the order ``pytest -n 2`` hands the test files out in (``--dist loadfile
+--no-loadscope-reorder`` in pyproject.toml: a file is one unit of work, its module fixtures
+built once, on one worker): heaviest first (``HEAVIEST_FIRST``), so the last ones to run,
+while the other worker finishes, are short. (xdist would otherwise hand out the files with
+the most tests first, whatever they take.)
 """
 
 from __future__ import annotations
@@ -54,12 +54,8 @@ HEAVIEST_FIRST = [
 ]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist names each test's group in its node id
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group every test without an ``xdist_group`` by its file; put the heaviest files first."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    """The heaviest test files first."""
     rank = {name: i for i, name in enumerate(HEAVIEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
 
