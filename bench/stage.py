@@ -29,6 +29,7 @@ import json
 import pstats
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from io import StringIO
 from pathlib import Path
@@ -74,7 +75,9 @@ def stage_load(home: Path, drop: Path) -> dict[str, int]:
 def stage_reconcile(home: Path) -> dict[str, int]:
     con = connect(home / WAREHOUSE)
     try:
-        summaries = run_checks(con, run_id="bench")
+        # A run id of its own: the summaries are read back by run id (one fixed id would add
+        # up every run's counts on the same warehouse).
+        summaries = run_checks(con, run_id=f"bench-{uuid.uuid4().hex[:12]}")
     finally:
         con.close()
     return {

@@ -51,6 +51,7 @@ def test_bench_harness_runs_end_to_end(tmp_path: Path) -> None:
             assert figures["wall_s"] > 0 and figures["cpu_s"] > 0 and figures["peak_rss_mb"] > 0
         # Every run's open exceptions are exactly the drop's truth (incremental too).
         assert run["exceptions"]["equal_truth"], run["exceptions"]
+        assert run["stages"]["reconcile"]["rows_out"] == run["exceptions"]["open"]
 
     load = first["stages"]["load"]
     drop_records = result["generate"]["first"]["records"]
