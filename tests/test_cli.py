@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from api_company import ApiRun
+from demo import TRACE_COMPANY, shared_demo
 from shared import copy_home
 
 REPO = Path(__file__).resolve().parent.parent
@@ -159,17 +160,20 @@ def test_sandbox_generate_writes_a_valid_drop(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_demo_generates_and_runs(tmp_path: Path) -> None:
-    proc = _revops("demo", "--customers", "20", "--months", "3", home=tmp_path)
+def test_demo_generates_and_runs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``revops demo`` on a fresh home: the session's demo of test_trace's company
+    (``demo.shared_demo``: one demo for every test that needs this company's)."""
+    demo = shared_demo(tmp_path_factory, *TRACE_COMPANY)
+    home = demo.home
 
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "sandbox" / "manifest.json").is_file()
-    assert "SUCCESS" in proc.stdout
-    assert "make dev" in proc.stdout
+    assert demo.returncode == 0, demo.stderr
+    assert (home / "sandbox" / "manifest.json").is_file()
+    assert "SUCCESS" in demo.stdout
+    assert "make dev" in demo.stdout
     # The run wrote the warehouse under $REVOPS_HOME, every sandbox record loaded clean.
     import duckdb
 
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     invoices = con.sql("SELECT count(*) FROM raw_stripe.invoices").fetchall()[0][0]
     quarantined = con.sql("SELECT sum(quarantined) FROM raw_meta.batches").fetchall()[0][0]
     con.close()
